@@ -1,0 +1,1 @@
+"""Benchmarks behind `sleuth bench NAME`: each returns its figures as a JSON-able dict."""

@@ -1,0 +1,43 @@
+"""Gold-passage Recall@k of each search mode on the dev questions of the benchmark sets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evaluation.benchmarks.common import BenchContext, dataset_index
+from evaluation.datasets import DATASETS, load_questions
+from evaluation.retrieval_metrics import recall_at_k
+from retrieval.searcher import SEARCH_MODES, Searcher
+
+KS = (2, 5, 10)
+
+
+def run(ctx: BenchContext, datasets: tuple[str, ...] = DATASETS) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for dataset in datasets:
+        questions = load_questions(ctx.data_file(dataset, "dev.jsonl"), limit=ctx.limit)
+        searcher = Searcher(dataset_index(ctx, dataset))
+        texts = [q.question for q in questions]
+        rows: dict[str, Any] = {"questions": len(questions)}
+        for mode in SEARCH_MODES:
+            # deeper than 10 passages: several passages of one document count as one document
+            hits = searcher.search_many(texts, mode, k=3 * max(KS))
+            ranked = [[h.passage.doc_id for h in per_question] for per_question in hits]
+            rows[mode] = {
+                f"R@{k}": round(
+                    sum(recall_at_k(r, q.supporting_ids, k) for r, q in zip(ranked, questions, strict=True))
+                    / len(questions), 4)
+                for k in KS
+            }
+        table[dataset] = rows
+    return {"benchmark": "recall", "ks": list(KS), "datasets": table}
+
+
+def render(figures: dict[str, Any]) -> str:
+    header = "| dataset | questions | mode | " + " | ".join(f"R@{k}" for k in figures["ks"]) + " |"
+    lines = [header, "|" + "---|" * (3 + len(figures["ks"]))]
+    for dataset, rows in figures["datasets"].items():
+        for mode in SEARCH_MODES:
+            values = " | ".join(f"{rows[mode][f'R@{k}']:.3f}" for k in figures["ks"])
+            lines.append(f"| {dataset} | {rows['questions']} | {mode} | {values} |")
+    return "\n".join(lines)

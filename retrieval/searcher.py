@@ -1,0 +1,134 @@
+"""Search over an index bundle: BM25, dense, and their fusion."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from retrieval.bundle import IndexBundle
+from retrieval.documents import Hit
+from retrieval.embedders import Embedder, SentenceTransformerEmbedder
+from retrieval.errors import ConfigError, IndexLoadError
+from retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
+
+SearchMode = Literal["bm25", "dense", "hybrid"]
+SEARCH_MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
+RankedRows = list[tuple[int, float]]
+
+
+class Retriever(Protocol):
+    """Finds the passages that best match a query."""
+
+    def retrieve(self, query: str, k: int = 10) -> list[Hit]: ...
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    depth: int = 100  # candidates taken from each retriever before fusion
+    rrf_k: int = 60
+    weights: tuple[float, float] = (1.0, 1.0)  # bm25, dense
+
+    def __post_init__(self) -> None:
+        if self.fusion not in ("rrf", "weighted"):
+            raise ConfigError(f"unknown fusion {self.fusion!r}: use rrf or weighted")
+        if self.depth < 1:
+            raise ConfigError(f"hybrid depth must be at least 1, got {self.depth}")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    mode: str
+    hits: list[Hit]
+    seconds: float
+
+    def to_json(self) -> dict[str, object]:
+        return {"hits": [h.to_json() for h in self.hits], "seconds": round(self.seconds, 6)}
+
+
+class Searcher:
+    """All search modes over one bundle; the embedder is loaded on the first dense query."""
+
+    def __init__(
+        self,
+        bundle: IndexBundle,
+        *,
+        embedder: Embedder | None = None,
+        embedder_factory: Callable[[str], Embedder] = SentenceTransformerEmbedder,
+        hybrid: HybridConfig | None = None,
+    ) -> None:
+        self.bundle = bundle
+        self.hybrid = hybrid or HybridConfig()
+        self._given_embedder = embedder
+        self._embedder_factory = embedder_factory
+
+    @functools.cached_property
+    def embedder(self) -> Embedder:
+        embedder = self._given_embedder or self._embedder_factory(self.bundle.manifest.embedder_name)
+        manifest = self.bundle.manifest
+        if embedder.name != manifest.embedder_name or embedder.dimension != manifest.embedder_dimension:
+            raise IndexLoadError(
+                f"index {self.bundle.directory} was built with embedder {manifest.embedder_name!r} "
+                f"(dimension {manifest.embedder_dimension}), not {embedder.name!r} (dimension {embedder.dimension})"
+            )
+        return embedder
+
+    def search(self, query: str, mode: str = "hybrid", k: int = 10) -> SearchResult:
+        start = time.perf_counter()
+        hits = self.search_many([query], mode, k)[0]
+        return SearchResult(query, mode, hits, time.perf_counter() - start)
+
+    def search_many(self, queries: Sequence[str], mode: str = "hybrid", k: int = 10) -> list[list[Hit]]:
+        """Batched search (queries embedded together); one ranked hit list per query."""
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
+        if any(not q.strip() for q in queries):
+            raise ConfigError("the query is empty")
+        return [self._hits(rows) for rows in self.search_rows(queries, mode, k)]
+
+    def search_rows(self, queries: Sequence[str], mode: str, k: int) -> list[RankedRows]:
+        if mode == "bm25":
+            return self.bundle.bm25.search_many(queries, k)
+        if mode == "dense":
+            return self._dense(queries, k)
+        if mode == "hybrid":
+            return self._hybrid(queries, k)
+        raise ConfigError(f"unknown search mode {mode!r}: use one of {', '.join(SEARCH_MODES)}")
+
+    def _dense(self, queries: Sequence[str], k: int) -> list[RankedRows]:
+        return self.bundle.dense.search(self.embedder.embed(list(queries)), k)
+
+    def _hybrid(self, queries: Sequence[str], k: int) -> list[RankedRows]:
+        depth = max(k, self.hybrid.depth)
+        lexical = self.bundle.bm25.search_many(queries, depth)
+        dense = self._dense(queries, depth)
+        fused = []
+        for runs in zip(lexical, dense, strict=True):
+            if self.hybrid.fusion == "rrf":
+                ranked = reciprocal_rank_fusion(runs, k=self.hybrid.rrf_k, weights=self.hybrid.weights)
+            else:
+                ranked = weighted_score_fusion(runs, weights=self.hybrid.weights)
+            fused.append(ranked[:k])
+        return fused
+
+    def _hits(self, ranked: RankedRows) -> list[Hit]:
+        passages = self.bundle.store.get_rows([row for row, _ in ranked])
+        return [
+            Hit(passage=p, score=float(score), rank=rank)
+            for rank, (p, (_, score)) in enumerate(zip(passages, ranked, strict=True), start=1)
+        ]
+
+
+class SearcherRetriever:
+    """A Retriever over one search mode of a Searcher."""
+
+    def __init__(self, searcher: Searcher, mode: SearchMode = "hybrid") -> None:
+        self._searcher = searcher
+        self.mode = mode
+
+    def retrieve(self, query: str, k: int = 10) -> list[Hit]:
+        return self._searcher.search(query, self.mode, k).hits

@@ -1,0 +1,89 @@
+"""The command line in-process, with the fake embedder: exit statuses and messages of bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from api import cli_index
+from api.cli import main
+from tests.conftest import write_jsonl
+from tests.fakes import HashingEmbedder
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def fake_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_index, "SentenceTransformerEmbedder", lambda *a, **k: HashingEmbedder())
+
+
+def _build(*args: str) -> int:
+    return main(["index", "build", *args])
+
+
+def test_build_info_search(small_dump: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "index"
+    assert _build("--input", str(small_dump), "--out", str(out), "--no-kg") == 0
+    assert "passages 4" in capsys.readouterr().out
+    assert main(["index", "info", str(out), "--json"]) == 0
+    manifest = json.loads(capsys.readouterr().out)
+    assert manifest["counts"]["documents"] == 4 and manifest["graph"]["reason"] == "disabled with --no-kg"
+    assert main(["search", "capital of England", "--index", str(out), "--mode", "bm25", "-k", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"hits", "seconds"}
+    assert set(result["hits"][0]) == {"id", "doc_id", "title", "text", "score", "rank"}
+    assert result["hits"][0]["doc_id"] == "d4"
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "message"),
+    [
+        (b'{"id": "a", "text": "ok"}\n{"id": oops}\n', 65, "dump.jsonl:2: "),
+        (b'{"id": "a", "title": "no text"}\n', 65, "dump.jsonl:1: "),
+        (b"", 65, "no documents"),
+        (b'{"id": "a", "text": "caf\xe9"}\n', 65, "dump.jsonl:1: "),
+        (b'{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n', 65, "duplicate document id 'a'"),
+    ],
+    ids=["malformed-json", "no-text", "empty-dump", "not-utf8", "duplicate-ids"],
+)
+def test_bad_input_one_line_error_and_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, status: int, message: str
+) -> None:
+    dump = tmp_path / "dump.jsonl"
+    dump.write_bytes(content)
+    assert _build("--input", str(dump), "--out", str(tmp_path / "index")) == status
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sleuth: error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "index").exists() and not list(tmp_path.glob(".index.building-*"))
+
+
+def test_skip_invalid_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text('{"id": "a", "text": "ok"}\n{"id": oops}\n')
+    assert _build("--input", str(dump), "--out", str(tmp_path / "index"), "--skip-invalid") == 0
+    assert "skipped 1" in capsys.readouterr().out
+
+
+def test_existing_output_and_missing_input(small_dump: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "index"
+    assert _build("--input", str(small_dump), "--out", str(out)) == 0
+    assert _build("--input", str(small_dump), "--out", str(out)) == 73
+    assert "--overwrite" in capsys.readouterr().err
+    assert _build("--input", str(small_dump), "--out", str(out), "--overwrite") == 0
+    assert _build("--input", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x")) == 66
+
+
+def test_search_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "q", "--index", str(tmp_path / "none")]) == 66
+    assert "no index at" in capsys.readouterr().err
+
+
+def test_csv_and_directory_inputs(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("id,title,text\n1,One,first text\n")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "note.md").write_text("# Note\nmarkdown body")
+    assert _build("--input", str(tmp_path / "a.csv"), str(docs), "--out", str(tmp_path / "index")) == 0
