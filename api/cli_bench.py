@@ -21,14 +21,23 @@ BENCHMARKS: dict[str, ModuleType] = {
 }
 
 
-def add_bench_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="run benchmarks and print their figures")
-    bench.add_argument("names", nargs="+", choices=sorted(BENCHMARKS), metavar="NAME",
-                       help=f"one or more of: {', '.join(BENCHMARKS)}")
+    bench.add_argument(
+        "names",
+        nargs="+",
+        choices=sorted(BENCHMARKS),
+        metavar="NAME",
+        help=f"one or more of: {', '.join(BENCHMARKS)}",
+    )
     bench.add_argument("--data", type=Path, default=Path("../shared/data"), help="benchmark data folder")
     bench.add_argument("--work", type=Path, default=Path(".sleuth/bench"), help="cache of built indexes")
-    bench.add_argument("--out", type=Path, default=Path("bench-results"), help="folder for the figures (NAME.json)")
-    bench.add_argument("--limit", type=int, default=None, help="only the first N documents/questions (quick runs)")
+    bench.add_argument(
+        "--out", type=Path, default=Path("bench-results"), help="folder for the figures (NAME.json)"
+    )
+    bench.add_argument(
+        "--limit", type=int, default=None, help="only the first N documents/questions (quick runs)"
+    )
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.set_defaults(handler=run_bench)
 

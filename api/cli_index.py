@@ -17,36 +17,67 @@ from retrieval.embedders import DEFAULT_EMBEDDER, SentenceTransformerEmbedder
 from retrieval.readers import FieldMapping
 from retrieval.searcher import SEARCH_MODES, HybridConfig, Searcher
 
-DEMO_QUERIES = ("Which American director of Doctor Strange was born in 1966?", "Ed Wood film starring Johnny Depp")
+DEMO_QUERIES = (
+    "Which American director of Doctor Strange was born in 1966?",
+    "Ed Wood film starring Johnny Depp",
+)
 
 
-def add_index_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_index_commands(commands: argparse._SubParsersAction) -> None:
     index = commands.add_parser("index", help="build and inspect index bundles")
     actions = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
     build = actions.add_parser("build", help="build an index bundle from document dumps")
-    build.add_argument("--input", "-i", nargs="+", required=True, type=Path, metavar="PATH",
-                       help="JSONL (optionally .gz/.bz2/.xz), CSV/TSV with a header, or a directory of .txt/.md")
-    build.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="the index directory to write")
+    build.add_argument(
+        "--input",
+        "-i",
+        nargs="+",
+        required=True,
+        type=Path,
+        metavar="PATH",
+        help="JSONL (optionally .gz/.bz2/.xz), CSV/TSV with a header, or a directory of .txt/.md",
+    )
+    build.add_argument(
+        "--out", "-o", required=True, type=Path, metavar="DIR", help="the index directory to write"
+    )
     build.add_argument("--overwrite", action="store_true", help="replace an existing index at --out")
-    build.add_argument("--embedder", default=DEFAULT_EMBEDDER, metavar="NAME_OR_PATH",
-                       help=f"sentence-transformers model name or path (default {DEFAULT_EMBEDDER}, packaged)")
+    build.add_argument(
+        "--embedder",
+        default=DEFAULT_EMBEDDER,
+        metavar="NAME_OR_PATH",
+        help=f"sentence-transformers model name or path (default {DEFAULT_EMBEDDER}, packaged)",
+    )
     build.add_argument("--no-kg", action="store_true", help="do not build the knowledge graph")
-    build.add_argument("--skip-invalid", action="store_true",
-                       help="skip malformed records (counted and recorded in the manifest) instead of stopping")
+    build.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="skip malformed records (counted and recorded in the manifest) instead of stopping",
+    )
     build.add_argument("--id-field", default="id")
     build.add_argument("--title-field", default="title")
     build.add_argument("--text-field", default="text", help="text field (falls back to `contents`)")
-    build.add_argument("--max-passage-tokens", type=int, default=None,
-                       help="passage token budget (default: the embedder's input limit)")
+    build.add_argument(
+        "--max-passage-tokens",
+        type=int,
+        default=None,
+        help="passage token budget (default: the embedder's input limit)",
+    )
     build.add_argument("--overlap-tokens", type=int, default=32, help="sentence overlap between chunks")
-    build.add_argument("--faiss", choices=("auto", "flat", "hnsw", "ivf"), default="auto",
-                       help="FAISS index type (auto: exact below --exact-threshold vectors, HNSW above)")
+    build.add_argument(
+        "--faiss",
+        choices=("auto", "flat", "hnsw", "ivf"),
+        default="auto",
+        help="FAISS index type (auto: exact below --exact-threshold vectors, HNSW above)",
+    )
     build.add_argument("--exact-threshold", type=int, default=200_000)
     build.add_argument("--bm25-method", default="lucene", help="robertson, lucene, atire, bm25l or bm25+")
     build.add_argument("--bm25-k1", type=float, default=1.5)
     build.add_argument("--bm25-b", type=float, default=0.75)
-    build.add_argument("--embed-batch-size", type=int, default=64, help="texts per forward pass of the embedder")
-    build.add_argument("--device", default=None, help="embedder device (default: cuda when present, else cpu)")
+    build.add_argument(
+        "--embed-batch-size", type=int, default=64, help="texts per forward pass of the embedder"
+    )
+    build.add_argument(
+        "--device", default=None, help="embedder device (default: cuda when present, else cpu)"
+    )
     build.set_defaults(handler=run_build)
 
     info = actions.add_parser("info", help="show what an index holds and how it was built")
@@ -55,7 +86,7 @@ def add_index_commands(commands: argparse._SubParsersAction) -> None:  # type: i
     info.set_defaults(handler=run_info)
 
 
-def add_search_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_search_command(commands: argparse._SubParsersAction) -> None:
     search = commands.add_parser("search", help="search an index")
     search.add_argument("query", metavar="QUERY")
     search.add_argument("--index", required=True, type=Path, metavar="DIR")
@@ -66,7 +97,7 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:  # type: i
     search.set_defaults(handler=run_search)
 
 
-def add_demo_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_demo_command(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser("demo", help="build an index of the bundled sample corpus and search it")
     demo.add_argument("--dir", type=Path, default=Path(".sleuth/demo-index"), help="where to put the index")
     demo.set_defaults(handler=run_demo)
@@ -83,8 +114,12 @@ def run_build(args: argparse.Namespace) -> int:
         graph=not args.no_kg,
     )
     _check_inputs(args.input)
-    embedder = SentenceTransformerEmbedder(args.embedder, device=args.device, batch_size=args.embed_batch_size)
-    manifest = build_index(args.input, args.out, embedder, options, overwrite=args.overwrite, progress=TerminalProgress())
+    embedder = SentenceTransformerEmbedder(
+        args.embedder, device=args.device, batch_size=args.embed_batch_size
+    )
+    manifest = build_index(
+        args.input, args.out, embedder, options, overwrite=args.overwrite, progress=TerminalProgress()
+    )
     print(f"built index {args.out}")
     _print_summary(manifest, args.out)
     return 0
@@ -123,14 +158,14 @@ def run_search(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     sample = resources.files("retrieval") / "samples" / "hotpotqa_sample.jsonl"
     directory: Path = args.dir
+    embedder = SentenceTransformerEmbedder()
     if not (directory / "manifest.json").exists():
         print(f"building the demo index of the bundled sample corpus into {directory} ...")
-        embedder = SentenceTransformerEmbedder()
         with resources.as_file(sample) as sample_path:
             build_index([sample_path], directory, embedder, BuildOptions(), progress=TerminalProgress())
     bundle = IndexBundle.open(directory)
     _print_summary(bundle.manifest, directory)
-    searcher = Searcher(bundle)
+    searcher = Searcher(bundle, embedder=embedder)
     for query in DEMO_QUERIES:
         for mode in SEARCH_MODES:
             result = searcher.search(query, mode, 3)
@@ -142,12 +177,19 @@ def run_demo(args: argparse.Namespace) -> int:
 def _print_summary(manifest: Manifest, directory: Path) -> None:
     data: dict[str, Any] = manifest.data
     counts, build = data["counts"], data["build"]
-    print(f"  documents {counts['documents']:,}  passages {counts['passages']:,}  skipped {counts['skipped_invalid']:,}")
+    print(
+        f"  documents {counts['documents']:,}  passages {counts['passages']:,}  "
+        f"skipped {counts['skipped_invalid']:,}"
+    )
     print(f"  embedder  {data['embedder']['name']} (dimension {data['embedder']['dimension']})")
-    print(f"  dense     FAISS {data['dense'].get('kind')}   bm25 {data['bm25'].get('method')}   "
-          f"graph {'yes' if data['graph'].get('built') else 'no (' + data['graph'].get('reason', '') + ')'}")
+    print(
+        f"  dense     FAISS {data['dense'].get('kind')}   bm25 {data['bm25'].get('method')}   "
+        f"graph {'yes' if data['graph'].get('built') else 'no (' + data['graph'].get('reason', '') + ')'}"
+    )
     for name, stage in build["stages"].items():
         print(f"  {name:<17} {stage['seconds']:>9.1f} s  {stage['per_second']:>10,.1f} items/s")
     size = sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
-    print(f"  total {build['total_seconds']:.1f} s, peak memory {build['peak_rss_mib']:,.0f} MiB, "
-          f"on disk {format_bytes(size)}")
+    print(
+        f"  total {build['total_seconds']:.1f} s, peak memory {build['peak_rss_mib']:,.0f} MiB, "
+        f"on disk {format_bytes(size)}"
+    )

@@ -10,7 +10,7 @@ from retrieval.progress import StageProgress
 
 
 class _Bar:
-    def __init__(self, bar: tqdm) -> None:  # type: ignore[type-arg]
+    def __init__(self, bar: tqdm) -> None:
         self._bar = bar
 
     def advance(self, n: int = 1) -> None:
@@ -28,6 +28,11 @@ class TerminalProgress:
 
     def start(self, stage: str, total: int | None, unit: str) -> StageProgress:
         bar = tqdm(
-            total=total, desc=f"{stage:<17}", unit=f" {unit}", file=sys.stderr, disable=self._disable, dynamic_ncols=True
+            total=total,
+            desc=f"{stage:<17}",
+            unit=f" {unit}",
+            file=sys.stderr,
+            disable=self._disable,
+            dynamic_ncols=True,
         )
         return _Bar(bar)

@@ -73,7 +73,11 @@ class _StageClock:
             counter.close()
         seconds = time.perf_counter() - start
         rate = counter.count / seconds if seconds > 0 else 0.0
-        self.stages[name] = {"seconds": round(seconds, 3), "items": counter.count, "per_second": round(rate, 1)}
+        self.stages[name] = {
+            "seconds": round(seconds, 3),
+            "items": counter.count,
+            "per_second": round(rate, 1),
+        }
         log.info("stage %s: %d %s in %.1f s", name, counter.count, unit, seconds)
 
 
@@ -122,7 +126,11 @@ def build_index(
                 "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "sources": _describe_sources(inputs, sources, checksums),
                 "counts": {**counts, "skipped_invalid": sum(s.skipped for s in sources)},
-                "embedder": {"name": embedder.name, "dimension": embedder.dimension, "max_tokens": embedder.max_tokens},
+                "embedder": {
+                    "name": embedder.name,
+                    "dimension": embedder.dimension,
+                    "max_tokens": embedder.max_tokens,
+                },
                 "chunking": asdict(chunking),
                 "dense": dense.describe(),
                 "bm25": bm25.describe(),
@@ -140,11 +148,15 @@ def _store_passages(
     inputs: Sequence[Path], store: PassageStore, embedder: Embedder, options: BuildOptions, clock: _StageClock
 ) -> tuple[list[SourceStats], ChunkingConfig]:
     max_tokens = options.max_passage_tokens or embedder.max_tokens
-    chunking = ChunkingConfig(max_tokens=max_tokens, overlap_tokens=min(options.overlap_tokens, max_tokens // 2 - 1))
+    chunking = ChunkingConfig(
+        max_tokens=max_tokens, overlap_tokens=min(options.overlap_tokens, max_tokens // 2 - 1)
+    )
     chunker = Chunker(embedder, chunking)
     sources: list[SourceStats] = []
     with clock.stage("read+chunk+store", None, "docs") as bar:
-        documents = read_documents([Path(p) for p in inputs], options.fields, skip_invalid=options.skip_invalid, stats=sources)
+        documents = read_documents(
+            [Path(p) for p in inputs], options.fields, skip_invalid=options.skip_invalid, stats=sources
+        )
         for doc in documents:
             store.add_document(doc, chunker.chunk(doc))
             bar.advance()

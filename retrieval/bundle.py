@@ -55,7 +55,9 @@ class Manifest:
     def read(cls, directory: Path) -> Manifest:
         path = directory / MANIFEST
         if not directory.is_dir():
-            raise IndexLoadError(f"no index at {directory}: not a directory (build one with `sleuth index build`)")
+            raise IndexLoadError(
+                f"no index at {directory}: not a directory (build one with `sleuth index build`)"
+            )
         if not path.is_file():
             raise IndexLoadError(f"{directory} is not a Sleuth index: {MANIFEST} is missing")
         try:
@@ -89,7 +91,7 @@ class IndexBundle:
 
     @classmethod
     def open(cls, directory: Path, *, embedder_name: str | None = None) -> IndexBundle:
-        """Open a bundle; `embedder_name` (when the caller has one) must be the one the index was built with."""
+        """Open and check a bundle; `embedder_name`, when given, must be the one it was built with."""
         directory = Path(directory)
         manifest = Manifest.read(directory)
         missing = [name for name in REQUIRED_FILES if not (directory / name).exists()]

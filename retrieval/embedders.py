@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -62,7 +63,8 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self._model = _load_model(name_or_path, device)
         self._tokenizer = self._model.tokenizer
-        dimension = self._model.get_sentence_embedding_dimension()
+        get_dimension = getattr(self._model, "get_embedding_dimension", None)
+        dimension = get_dimension() if get_dimension else self._model.get_sentence_embedding_dimension()
         if not dimension:
             raise DependencyError(f"embedder {name_or_path!r} does not report an embedding dimension")
         self._dimension = int(dimension)
@@ -110,12 +112,27 @@ def _load_model(name_or_path: str, device: str | None) -> Any:
     device = device or _best_device()
     log.info("loading embedder %s from %s on %s", name_or_path, source, device)
     try:
-        return SentenceTransformer(source, device=device)
+        with _quiet_weight_loading():
+            return SentenceTransformer(source, device=device)
     except Exception as exc:  # sentence-transformers raises many kinds for a missing model
         raise DependencyError(
             f"cannot load embedder {name_or_path!r} ({type(exc).__name__}: {exc}); give a local model "
             "directory, or a name that is in the local Hugging Face cache (this machine may be offline)"
         ) from exc
+
+
+@contextlib.contextmanager
+def _quiet_weight_loading() -> Iterator[None]:
+    """Hide transformers' own "Loading weights" bar while a model loads (the caller shows progress)."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _best_device() -> str:

@@ -41,7 +41,9 @@ class PassageStore:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self.path = path
-        self._next_row = int(connection.execute("SELECT coalesce(max(row) + 1, 0) FROM passages").fetchone()[0])
+        self._next_row = int(
+            connection.execute("SELECT coalesce(max(row) + 1, 0) FROM passages").fetchone()[0]
+        )
 
     @classmethod
     def create(cls, path: Path) -> PassageStore:

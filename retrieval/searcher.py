@@ -73,7 +73,8 @@ class Searcher:
         if embedder.name != manifest.embedder_name or embedder.dimension != manifest.embedder_dimension:
             raise IndexLoadError(
                 f"index {self.bundle.directory} was built with embedder {manifest.embedder_name!r} "
-                f"(dimension {manifest.embedder_dimension}), not {embedder.name!r} (dimension {embedder.dimension})"
+                f"(dimension {manifest.embedder_dimension}), "
+                f"not {embedder.name!r} (dimension {embedder.dimension})"
             )
         return embedder
 

@@ -19,9 +19,17 @@ def write_jsonl(path: Path, records: list[dict[str, object]]) -> Path:
 @pytest.fixture
 def small_dump(tmp_path: Path) -> Path:
     records = [
-        {"id": "d1", "title": "Ada Lovelace", "text": "Ada Lovelace wrote the first published computer program."},
+        {
+            "id": "d1",
+            "title": "Ada Lovelace",
+            "text": "Ada Lovelace wrote the first published computer program.",
+        },
         {"id": "d2", "title": "Charles Babbage", "text": "Charles Babbage designed the Analytical Engine."},
-        {"id": "d3", "title": "Analytical Engine", "text": "The Analytical Engine was a proposed mechanical computer."},
+        {
+            "id": "d3",
+            "title": "Analytical Engine",
+            "text": "The Analytical Engine was a proposed mechanical computer.",
+        },
         {"id": "d4", "title": "London", "text": "London is the capital city of England."},
     ]
     return write_jsonl(tmp_path / "dump.jsonl", records)

@@ -15,7 +15,9 @@ _WORD = re.compile(r"\w+")
 class HashingEmbedder:
     """A deterministic bag-of-words embedder: each word hashed to a dimension, then L2-normalised."""
 
-    def __init__(self, dimension: int = 64, max_tokens: int = 128, delay: float = 0.0, name: str = "fake-hashing"):
+    def __init__(
+        self, dimension: int = 64, max_tokens: int = 128, delay: float = 0.0, name: str = "fake-hashing"
+    ):
         self._dimension = dimension
         self._max_tokens = max_tokens
         self.delay = delay  # seconds per embed call, to make builds slow enough to interrupt

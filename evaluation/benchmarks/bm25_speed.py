@@ -19,7 +19,9 @@ QUERY_WORDS = 4
 
 def run(ctx: BenchContext, n_queries: int = 100, seed: int = 13) -> dict[str, Any]:
     dump = first_records(ctx, ctx.data_file("dumps", "wordnet_glosses.jsonl.gz"))
-    with gzip.open(dump, "rt", encoding="utf-8") if dump.suffix == ".gz" else open(dump, encoding="utf-8") as f:
+    with (
+        gzip.open(dump, "rt", encoding="utf-8") if dump.suffix == ".gz" else open(dump, encoding="utf-8") as f
+    ):
         texts = [f"{r['title']}\n{r['text']}" for r in map(json.loads, f)]
     config = BM25Config(method="robertson")
     start = time.perf_counter()
@@ -84,13 +86,14 @@ def _rank_bm25_top(reference: Any, tokens: list[str], k: int) -> list[int]:
 
 
 def render(figures: dict[str, Any]) -> str:
-    qps = figures["queries_per_second"]
+    qps, build = figures["queries_per_second"], figures["build_seconds"]
     return (
         f"BM25 on {figures['dump']}: {figures['documents']:,} documents, {figures['queries']} queries, "
         f"method {figures['method']}\n"
-        f"  build: sleuth {figures['build_seconds']['sleuth']} s, rank-bm25 {figures['build_seconds']['rank_bm25']} s\n"
+        f"  build: sleuth {build['sleuth']} s, rank-bm25 {build['rank_bm25']} s\n"
         f"  queries/s: sleuth {qps['sleuth']:,} (one by one), {qps['sleuth_batched']:,} (batched); "
         f"rank-bm25 {qps['rank_bm25']:,}\n"
         f"  speedup {figures['speedup']}x (target >= {figures['target_speedup']}x); top-10 agreement "
-        f"{figures['top10_agreement']:.4f} ({figures['top10_identical_sets']}/{figures['queries']} identical sets)"
+        f"{figures['top10_agreement']:.4f} "
+        f"({figures['top10_identical_sets']}/{figures['queries']} identical sets)"
     )

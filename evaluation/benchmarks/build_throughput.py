@@ -19,8 +19,14 @@ def run(ctx: BenchContext) -> dict[str, Any]:
     embedder = SentenceTransformerEmbedder()
     load_seconds = time.perf_counter() - load_start
     start = time.perf_counter()
-    manifest = build_index([dump], ctx.work_dir / "build-throughput-index", embedder, BuildOptions(graph=False),
-                           overwrite=True, progress=ctx.progress)
+    manifest = build_index(
+        [dump],
+        ctx.work_dir / "build-throughput-index",
+        embedder,
+        BuildOptions(graph=False),
+        overwrite=True,
+        progress=ctx.progress,
+    )
     wall = time.perf_counter() - start
     stages = manifest.data["build"]["stages"]
     embed_seconds = stages["embed"]["seconds"]
@@ -42,12 +48,18 @@ def run(ctx: BenchContext) -> dict[str, Any]:
 
 
 def render(figures: dict[str, Any]) -> str:
-    lines = [f"build throughput on {figures['dump']}: {figures['documents']:,} documents, "
-             f"{figures['passages']:,} passages (embedder load {figures['embedder_load_seconds']} s, not counted)"]
+    lines = [
+        f"build throughput on {figures['dump']}: {figures['documents']:,} documents, "
+        f"{figures['passages']:,} passages (embedder load {figures['embedder_load_seconds']} s, not counted)"
+    ]
     for name, stage in figures["stages"].items():
         lines.append(f"  {name:<17} {stage['seconds']:>9.1f} s  {stage['per_second']:>10,.1f} items/s")
-    lines.append(f"  whole build       {figures['build_wall_seconds']:>9.1f} s  "
-                 f"{figures['build_passages_per_second']:>10,.1f} passages/s")
-    lines.append(f"  build / embed = {figures['ratio_build_to_embed']:.3f} (target <= {figures['target_ratio']}: "
-                 f"{'met' if figures['meets_target'] else 'NOT met'}); peak memory {figures['peak_rss_mib']:,.0f} MiB")
+    lines.append(
+        f"  whole build       {figures['build_wall_seconds']:>9.1f} s  "
+        f"{figures['build_passages_per_second']:>10,.1f} passages/s"
+    )
+    lines.append(
+        f"  build / embed = {figures['ratio_build_to_embed']:.3f} (target <= {figures['target_ratio']}: "
+        f"{'met' if figures['meets_target'] else 'NOT met'}); peak memory {figures['peak_rss_mib']:,.0f} MiB"
+    )
     return "\n".join(lines)

@@ -37,8 +37,14 @@ def dataset_index(ctx: BenchContext, dataset: str, embedder: Embedder | None = N
     if not (out / MANIFEST).exists():
         corpus = first_records(ctx, ctx.data_file(dataset, "corpus.jsonl.gz"))
         log.info("building the %s index into %s", dataset, out)
-        build_index([corpus], out, embedder or SentenceTransformerEmbedder(), BuildOptions(graph=False),
-                    overwrite=True, progress=ctx.progress)
+        build_index(
+            [corpus],
+            out,
+            embedder or SentenceTransformerEmbedder(),
+            BuildOptions(graph=False),
+            overwrite=True,
+            progress=ctx.progress,
+        )
     return IndexBundle.open(out)
 
 

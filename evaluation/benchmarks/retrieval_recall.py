@@ -26,7 +26,9 @@ def run(ctx: BenchContext, datasets: tuple[str, ...] = DATASETS) -> dict[str, An
             rows[mode] = {
                 f"R@{k}": round(
                     sum(recall_at_k(r, q.supporting_ids, k) for r, q in zip(ranked, questions, strict=True))
-                    / len(questions), 4)
+                    / len(questions),
+                    4,
+                )
                 for k in KS
             }
         table[dataset] = rows

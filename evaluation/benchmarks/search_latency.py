@@ -43,8 +43,10 @@ def run(ctx: BenchContext, dataset: str = "hotpotqa", n_queries: int = 200, k: i
 
 
 def render(figures: dict[str, Any]) -> str:
-    lines = [f"search latency on {figures['dataset']} ({figures['passages']:,} passages, FAISS "
-             f"{figures['dense_index']}), {figures['queries']} queries one at a time, k={figures['k']}"]
+    lines = [
+        f"search latency on {figures['dataset']} ({figures['passages']:,} passages, FAISS "
+        f"{figures['dense_index']}), {figures['queries']} queries one at a time, k={figures['k']}"
+    ]
     for mode, row in figures["modes"].items():
         lines.append(f"  {mode:<7} p50 {row['p50_ms']:>8.2f} ms   p95 {row['p95_ms']:>8.2f} ms")
     return "\n".join(lines)

@@ -9,7 +9,6 @@ import pytest
 
 from api import cli_index
 from api.cli import main
-from tests.conftest import write_jsonl
 from tests.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.unit
@@ -31,7 +30,10 @@ def test_build_info_search(small_dump: Path, tmp_path: Path, capsys: pytest.Capt
     assert main(["index", "info", str(out), "--json"]) == 0
     manifest = json.loads(capsys.readouterr().out)
     assert manifest["counts"]["documents"] == 4 and manifest["graph"]["reason"] == "disabled with --no-kg"
-    assert main(["search", "capital of England", "--index", str(out), "--mode", "bm25", "-k", "2", "--json"]) == 0
+    assert (
+        main(["search", "capital of England", "--index", str(out), "--mode", "bm25", "-k", "2", "--json"])
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert set(result) == {"hits", "seconds"}
     assert set(result["hits"][0]) == {"id", "doc_id", "title", "text", "score", "rank"}
@@ -67,7 +69,9 @@ def test_skip_invalid_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "skipped 1" in capsys.readouterr().out
 
 
-def test_existing_output_and_missing_input(small_dump: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_existing_output_and_missing_input(
+    small_dump: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "index"
     assert _build("--input", str(small_dump), "--out", str(out)) == 0
     assert _build("--input", str(small_dump), "--out", str(out)) == 73

@@ -35,7 +35,7 @@ def test_rows_follow_insertion_and_random_access_works(tmp_path: Path) -> None:
 def test_duplicate_document_id_names_both_places(tmp_path: Path) -> None:
     store = PassageStore.create(tmp_path / "p.sqlite")
     store.add_document(*_doc("a", "one"))
-    doc, passages = _doc("a", "other")
+    _, passages = _doc("a", "other")
     with pytest.raises(InputDataError, match=r"duplicate document id 'a' \(first seen at dump.jsonl:1\)"):
         store.add_document(Document("a", "t", "other", "second.jsonl", 7), passages)
 
