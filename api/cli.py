@@ -7,20 +7,19 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from api import cli_bench, cli_index
+from api import cli_bench, cli_graph, cli_index
 from retrieval.errors import SleuthError
 
 log = logging.getLogger("sleuth")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sleuth", description="Multi-hop question answering over your documents."
-    )
+    parser = argparse.ArgumentParser(prog="sleuth", description="Multi-hop question answering over your documents.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cli_index.add_index_commands(commands)
     cli_index.add_search_command(commands)
+    cli_graph.add_graph_commands(commands)
     cli_index.add_demo_command(commands)
     cli_bench.add_bench_command(commands)
     return parser
@@ -43,9 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if verbosity < 2:
         for noisy in ("sentence_transformers", "transformers", "bm25s", "faiss", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

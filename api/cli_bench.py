@@ -10,7 +10,14 @@ from typing import Any
 
 from api.cli_output import print_json
 from api.progress_bars import TerminalProgress
-from evaluation.benchmarks import bm25_speed, build_throughput, retrieval_recall, search_latency
+from evaluation.benchmarks import (
+    bm25_speed,
+    build_throughput,
+    graph_build,
+    graph_latency,
+    retrieval_recall,
+    search_latency,
+)
 from evaluation.benchmarks.common import BenchContext, write_figures
 
 BENCHMARKS: dict[str, ModuleType] = {
@@ -18,6 +25,8 @@ BENCHMARKS: dict[str, ModuleType] = {
     "bm25": bm25_speed,
     "latency": search_latency,
     "recall": retrieval_recall,
+    "graph": graph_build,
+    "ppr": graph_latency,
 }
 
 
@@ -32,12 +41,8 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--data", type=Path, default=Path("../shared/data"), help="benchmark data folder")
     bench.add_argument("--work", type=Path, default=Path(".sleuth/bench"), help="cache of built indexes")
-    bench.add_argument(
-        "--out", type=Path, default=Path("bench-results"), help="folder for the figures (NAME.json)"
-    )
-    bench.add_argument(
-        "--limit", type=int, default=None, help="only the first N documents/questions (quick runs)"
-    )
+    bench.add_argument("--out", type=Path, default=Path("bench-results"), help="folder for the figures (NAME.json)")
+    bench.add_argument("--limit", type=int, default=None, help="only the first N documents/questions (quick runs)")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.set_defaults(handler=run_bench)
 

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from api.cli_graph import add_graph_options, stage_from_args
 from api.cli_output import format_bytes, print_json
 from api.progress_bars import TerminalProgress
+from kg.graph_search import ALL_MODES, GraphIndex, GraphSearcher
+from kg.graph_stage import graph_stage
 from retrieval.bm25_index import BM25Config
 from retrieval.builder import BuildOptions, build_index
 from retrieval.bundle import IndexBundle, Manifest
 from retrieval.dense_index import DenseIndexConfig
 from retrieval.embedders import DEFAULT_EMBEDDER, SentenceTransformerEmbedder
+from retrieval.errors import SleuthError
 from retrieval.readers import FieldMapping
-from retrieval.searcher import SEARCH_MODES, HybridConfig, Searcher
+from retrieval.searcher import HybridConfig, Searcher
 
 DEMO_QUERIES = (
     "Which American director of Doctor Strange was born in 1966?",
@@ -36,9 +41,7 @@ def add_index_commands(commands: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="JSONL (optionally .gz/.bz2/.xz), CSV/TSV with a header, or a directory of .txt/.md",
     )
-    build.add_argument(
-        "--out", "-o", required=True, type=Path, metavar="DIR", help="the index directory to write"
-    )
+    build.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="the index directory to write")
     build.add_argument("--overwrite", action="store_true", help="replace an existing index at --out")
     build.add_argument(
         "--embedder",
@@ -47,6 +50,7 @@ def add_index_commands(commands: argparse._SubParsersAction) -> None:
         help=f"sentence-transformers model name or path (default {DEFAULT_EMBEDDER}, packaged)",
     )
     build.add_argument("--no-kg", action="store_true", help="do not build the knowledge graph")
+    add_graph_options(build)
     build.add_argument(
         "--skip-invalid",
         action="store_true",
@@ -72,12 +76,8 @@ def add_index_commands(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--bm25-method", default="lucene", help="robertson, lucene, atire, bm25l or bm25+")
     build.add_argument("--bm25-k1", type=float, default=1.5)
     build.add_argument("--bm25-b", type=float, default=0.75)
-    build.add_argument(
-        "--embed-batch-size", type=int, default=64, help="texts per forward pass of the embedder"
-    )
-    build.add_argument(
-        "--device", default=None, help="embedder device (default: cuda when present, else cpu)"
-    )
+    build.add_argument("--embed-batch-size", type=int, default=64, help="texts per forward pass of the embedder")
+    build.add_argument("--device", default=None, help="embedder device (default: cuda when present, else cpu)")
     build.set_defaults(handler=run_build)
 
     info = actions.add_parser("info", help="show what an index holds and how it was built")
@@ -90,7 +90,7 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
     search = commands.add_parser("search", help="search an index")
     search.add_argument("query", metavar="QUERY")
     search.add_argument("--index", required=True, type=Path, metavar="DIR")
-    search.add_argument("--mode", choices=SEARCH_MODES, default="hybrid")
+    search.add_argument("--mode", choices=ALL_MODES, default="hybrid")
     search.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
     search.add_argument("--fusion", choices=("rrf", "weighted"), default="rrf", help="hybrid fusion")
     search.add_argument("--json", action="store_true", help='print {"hits": [...], "seconds": ...}')
@@ -111,14 +111,18 @@ def run_build(args: argparse.Namespace) -> int:
         overlap_tokens=args.overlap_tokens,
         bm25=BM25Config(k1=args.bm25_k1, b=args.bm25_b, method=args.bm25_method),
         dense=DenseIndexConfig(kind=args.faiss, exact_threshold=args.exact_threshold),
-        graph=not args.no_kg,
     )
     _check_inputs(args.input)
-    embedder = SentenceTransformerEmbedder(
-        args.embedder, device=args.device, batch_size=args.embed_batch_size
-    )
+    embedder = SentenceTransformerEmbedder(args.embedder, device=args.device, batch_size=args.embed_batch_size)
+    stages = [] if args.no_kg else [stage_from_args(args, embedder)]
     manifest = build_index(
-        args.input, args.out, embedder, options, overwrite=args.overwrite, progress=TerminalProgress()
+        args.input,
+        args.out,
+        embedder,
+        options,
+        overwrite=args.overwrite,
+        progress=TerminalProgress(),
+        extra_stages=stages,
     )
     print(f"built index {args.out}")
     _print_summary(manifest, args.out)
@@ -143,43 +147,73 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    searcher = Searcher(IndexBundle.open(args.index), hybrid=HybridConfig(fusion=args.fusion))
+    searcher = GraphSearcher(
+        Searcher(IndexBundle.open(args.index), hybrid=HybridConfig(fusion=args.fusion)),
+        graph_loader=spacy_graph_index,
+    )
     result = searcher.search(args.query, args.mode, args.k)
+    for query in searcher.last_queries:
+        if query.reason:
+            print(f"sleuth: note: {query.reason}", file=sys.stderr)
     if args.json:
         print_json(result.to_json())
         return 0
     print(f"{len(result.hits)} hits for {args.query!r} ({args.mode}, {result.seconds * 1000:.1f} ms)")
+    for query in searcher.last_queries:
+        print("linked entities: " + (", ".join(f"{e.name} ({e.score:.2f})" for e in query.linked) or "none"))
     for hit in result.hits:
         text = hit.passage.text if len(hit.passage.text) <= 160 else hit.passage.text[:157] + "..."
         print(f"{hit.rank:>3}. [{hit.score:.4f}] {hit.passage.title} ({hit.passage.doc_id})\n     {text}")
     return 0
 
 
+def spacy_graph_index(bundle: IndexBundle) -> GraphIndex:
+    """The graph of a bundle, with spaCy NER for linking question mentions by similarity."""
+    from kg.ner import SpacyEntityExtractor
+
+    return GraphIndex(bundle, extractor=SpacyEntityExtractor())
+
+
 def run_demo(args: argparse.Namespace) -> int:
-    sample = resources.files("retrieval") / "samples" / "hotpotqa_sample.jsonl"
     directory: Path = args.dir
     embedder = SentenceTransformerEmbedder()
-    if not (directory / "manifest.json").exists():
+    if not _has_graph(directory):
         print(f"building the demo index of the bundled sample corpus into {directory} ...")
+        sample = resources.files("retrieval") / "samples" / "hotpotqa_sample.jsonl"
         with resources.as_file(sample) as sample_path:
-            build_index([sample_path], directory, embedder, BuildOptions(), progress=TerminalProgress())
+            build_index(
+                [sample_path],
+                directory,
+                embedder,
+                BuildOptions(),
+                overwrite=True,
+                progress=TerminalProgress(),
+                extra_stages=[graph_stage(embedder)],
+            )
     bundle = IndexBundle.open(directory)
     _print_summary(bundle.manifest, directory)
-    searcher = Searcher(bundle, embedder=embedder)
+    searcher = GraphSearcher(Searcher(bundle, embedder=embedder), graph_loader=spacy_graph_index)
     for query in DEMO_QUERIES:
-        for mode in SEARCH_MODES:
+        print(f"\n{query}")
+        for mode in ALL_MODES:
             result = searcher.search(query, mode, 3)
             titles = "; ".join(f"{h.passage.title} ({h.score:.3f})" for h in result.hits)
-            print(f"{mode:>6} | {query}\n       -> {titles}")
+            print(f"  {mode:>12} -> {titles}")
     return 0
+
+
+def _has_graph(directory: Path) -> bool:
+    try:
+        return bool(IndexBundle.open(directory).manifest.data["graph"].get("built"))
+    except SleuthError:
+        return False
 
 
 def _print_summary(manifest: Manifest, directory: Path) -> None:
     data: dict[str, Any] = manifest.data
     counts, build = data["counts"], data["build"]
     print(
-        f"  documents {counts['documents']:,}  passages {counts['passages']:,}  "
-        f"skipped {counts['skipped_invalid']:,}"
+        f"  documents {counts['documents']:,}  passages {counts['passages']:,}  skipped {counts['skipped_invalid']:,}"
     )
     print(f"  embedder  {data['embedder']['name']} (dimension {data['embedder']['dimension']})")
     print(

@@ -120,9 +120,7 @@ def _batches(texts: Iterable[str], batch_size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def _encode_batch(
-    batch: list[str], analyzer: _Analyzer, vocab: dict[str, int]
-) -> tuple[np.ndarray, np.ndarray]:
+def _encode_batch(batch: list[str], analyzer: _Analyzer, vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
     ids: list[int] = []
     lengths: list[int] = []
     for text in batch:
@@ -214,9 +212,7 @@ class BM25Index:
         """Rows with a positive score, best first, ties by row; [] when no query term is in the index."""
         return self._rank(self._query_ids(query), k)
 
-    def search_many(
-        self, queries: Sequence[str], k: int = 10, n_threads: int = 0
-    ) -> list[list[tuple[int, float]]]:
+    def search_many(self, queries: Sequence[str], k: int = 10, n_threads: int = 0) -> list[list[tuple[int, float]]]:
         """``search`` for each query; n_threads > 1 scores in threads, -1 uses every CPU."""
         if n_threads < -1:
             raise ConfigError(f"n_threads must be -1, 0 or positive, got {n_threads}")

@@ -14,12 +14,12 @@ import logging
 import platform
 import resource
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from retrieval.staging import staged_directory
 log = logging.getLogger(__name__)
 
 _EMBEDDINGS = "embeddings.tmp.npy"
+NO_GRAPH: dict[str, Any] = {"built": False, "reason": "built without a knowledge graph (--no-kg)"}
 _VERSIONED = ("sleuth", "numpy", "faiss-cpu", "faiss-gpu-cu12", "bm25s", "torch", "sentence-transformers")
 
 
@@ -49,14 +50,13 @@ class BuildOptions:
     bm25: BM25Config = field(default_factory=BM25Config)
     dense: DenseIndexConfig = field(default_factory=DenseIndexConfig)
     embed_batch: int = 1024  # texts per embedder call (the embedder sorts and batches inside)
-    graph: bool = True
 
     def __post_init__(self) -> None:
         if self.embed_batch < 1:
             raise ValueError(f"embed_batch must be at least 1, got {self.embed_batch}")
 
 
-class _StageClock:
+class StageClock:
     """Runs stages with a progress counter each and records their time and item counts."""
 
     def __init__(self, progress: ProgressReporter) -> None:
@@ -81,6 +81,16 @@ class _StageClock:
         log.info("stage %s: %d %s in %.1f s", name, counter.count, unit, seconds)
 
 
+class BundleStage(Protocol):
+    """A further stage of a build, run once the passages are stored: it writes into the staging
+    directory and returns its manifest section (the knowledge graph is one)."""
+
+    @property
+    def section(self) -> str: ...
+
+    def run(self, store: PassageStore, staging: Path, clock: StageClock) -> dict[str, Any]: ...
+
+
 class _CountingProgress:
     def __init__(self, inner: StageProgress) -> None:
         self._inner = inner
@@ -102,10 +112,14 @@ def build_index(
     *,
     overwrite: bool = False,
     progress: ProgressReporter | None = None,
+    extra_stages: Sequence[BundleStage] = (),
 ) -> Manifest:
-    """Build an index bundle at `out` from one or more dumps and return its manifest."""
+    """Build an index bundle at `out` from one or more dumps and return its manifest.
+
+    Without a stage for the "graph" section the manifest records that no graph was built.
+    """
     options = options or BuildOptions()
-    clock = _StageClock(progress or SilentProgress())
+    clock = StageClock(progress or SilentProgress())
     started = time.perf_counter()
     with (
         staged_directory(Path(out), overwrite=overwrite, marker=MANIFEST) as staging,
@@ -117,6 +131,7 @@ def build_index(
             sources, chunking = _store_passages(inputs, store, embedder, options, clock)
             bm25 = _build_bm25(store, options.bm25, staging, clock)
             dense = _build_dense(store, embedder, options, staging, clock)
+            sections = {"graph": NO_GRAPH} | {s.section: s.run(store, staging, clock) for s in extra_stages}
             counts = {"documents": store.document_count(), "passages": len(store)}
         finally:
             store.close()
@@ -134,7 +149,7 @@ def build_index(
                 "chunking": asdict(chunking),
                 "dense": dense.describe(),
                 "bm25": bm25.describe(),
-                "graph": _graph_section(options),
+                **sections,
                 "files": {"passages": PASSAGES, "dense": DENSE, "bm25": BM25},
                 "build": _build_section(clock, started, options),
                 "versions": _versions(),
@@ -145,26 +160,37 @@ def build_index(
 
 
 def _store_passages(
-    inputs: Sequence[Path], store: PassageStore, embedder: Embedder, options: BuildOptions, clock: _StageClock
+    inputs: Sequence[Path], store: PassageStore, embedder: Embedder, options: BuildOptions, clock: StageClock
 ) -> tuple[list[SourceStats], ChunkingConfig]:
+    with clock.stage("read+chunk+store", None, "docs") as bar:
+        return store_passages(inputs, store, embedder, options, on_document=bar.advance)
+
+
+def store_passages(
+    inputs: Sequence[Path],
+    store: PassageStore,
+    embedder: Embedder,
+    options: BuildOptions | None = None,
+    *,
+    on_document: Callable[[], None] | None = None,
+) -> tuple[list[SourceStats], ChunkingConfig]:
+    """Read the dumps, chunk each document to fit the embedder, and store the passages."""
+    options = options or BuildOptions()
     max_tokens = options.max_passage_tokens or embedder.max_tokens
-    chunking = ChunkingConfig(
-        max_tokens=max_tokens, overlap_tokens=min(options.overlap_tokens, max_tokens // 2 - 1)
-    )
+    overlap = min(options.overlap_tokens, max_tokens // 2 - 1)
+    chunking = ChunkingConfig(max_tokens=max_tokens, overlap_tokens=overlap)
     chunker = Chunker(embedder, chunking)
     sources: list[SourceStats] = []
-    with clock.stage("read+chunk+store", None, "docs") as bar:
-        documents = read_documents(
-            [Path(p) for p in inputs], options.fields, skip_invalid=options.skip_invalid, stats=sources
-        )
-        for doc in documents:
-            store.add_document(doc, chunker.chunk(doc))
-            bar.advance()
-        store.commit()
+    paths = [Path(p) for p in inputs]
+    for doc in read_documents(paths, options.fields, skip_invalid=options.skip_invalid, stats=sources):
+        store.add_document(doc, chunker.chunk(doc))
+        if on_document is not None:
+            on_document()
+    store.commit()
     return sources, chunking
 
 
-def _build_bm25(store: PassageStore, config: BM25Config, staging: Path, clock: _StageClock) -> BM25Index:
+def _build_bm25(store: PassageStore, config: BM25Config, staging: Path, clock: StageClock) -> BM25Index:
     with clock.stage("bm25", len(store), "passages") as bar:
         texts = (p.embedding_text for p in store.iter_passages())
         index = BM25Index.build(texts, config, on_progress=bar.advance)
@@ -173,7 +199,7 @@ def _build_bm25(store: PassageStore, config: BM25Config, staging: Path, clock: _
 
 
 def _build_dense(
-    store: PassageStore, embedder: Embedder, options: BuildOptions, staging: Path, clock: _StageClock
+    store: PassageStore, embedder: Embedder, options: BuildOptions, staging: Path, clock: StageClock
 ) -> DenseIndex:
     count = len(store)
     path = staging / _EMBEDDINGS
@@ -225,13 +251,7 @@ def _describe_sources(
     return described
 
 
-def _graph_section(options: BuildOptions) -> dict[str, Any]:
-    if not options.graph:
-        return {"built": False, "reason": "disabled with --no-kg"}
-    return {"built": False, "reason": "knowledge-graph extraction is not available in this version"}
-
-
-def _build_section(clock: _StageClock, started: float, options: BuildOptions) -> dict[str, Any]:
+def _build_section(clock: StageClock, started: float, options: BuildOptions) -> dict[str, Any]:
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "stages": clock.stages,

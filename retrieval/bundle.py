@@ -55,9 +55,7 @@ class Manifest:
     def read(cls, directory: Path) -> Manifest:
         path = directory / MANIFEST
         if not directory.is_dir():
-            raise IndexLoadError(
-                f"no index at {directory}: not a directory (build one with `sleuth index build`)"
-            )
+            raise IndexLoadError(f"no index at {directory}: not a directory (build one with `sleuth index build`)")
         if not path.is_file():
             raise IndexLoadError(f"{directory} is not a Sleuth index: {MANIFEST} is missing")
         try:

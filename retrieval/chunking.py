@@ -199,6 +199,4 @@ def _passages(doc: Document, chunks: list[str]) -> list[Passage]:
 
 
 def _passage(doc: Document, text: str, chunk: int) -> Passage:
-    return Passage(
-        id=passage_id(doc.doc_id, text), doc_id=doc.doc_id, title=doc.title, text=text, chunk=chunk
-    )
+    return Passage(id=passage_id(doc.doc_id, text), doc_id=doc.doc_id, title=doc.title, text=text, chunk=chunk)

@@ -174,9 +174,7 @@ def _ranked(rows: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
 class DenseIndex:
     """A FAISS inner-product index whose search returns passage rows, best first."""
 
-    def __init__(
-        self, index: Any, kind: str, config: DenseIndexConfig, parameters: dict[str, object]
-    ) -> None:
+    def __init__(self, index: Any, kind: str, config: DenseIndexConfig, parameters: dict[str, object]) -> None:
         self.kind = kind
         self.config = config
         self.dimension = int(index.d)
@@ -233,9 +231,7 @@ class DenseIndex:
         if self.kind == "ivf" and hasattr(self._index, "cp"):
             self._index.cp.seed = self.config.seed
 
-    def _add_batches(
-        self, vectors: np.ndarray, batch_size: int, on_progress: Callable[[int], None] | None
-    ) -> None:
+    def _add_batches(self, vectors: np.ndarray, batch_size: int, on_progress: Callable[[int], None] | None) -> None:
         for start in range(0, len(vectors), batch_size):
             batch = _as_matrix(vectors[start : start + batch_size], self.dimension)
             if start == 0:

@@ -105,9 +105,7 @@ def _load_model(name_or_path: str, device: str | None) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
-        raise DependencyError(
-            "dense retrieval needs sentence-transformers: pip install sentence-transformers"
-        ) from exc
+        raise DependencyError("dense retrieval needs sentence-transformers: pip install sentence-transformers") from exc
     source = str(packaged_model_path()) if name_or_path in _PACKAGED_ALIASES else name_or_path
     device = device or _best_device()
     log.info("loading embedder %s from %s on %s", name_or_path, source, device)

@@ -33,9 +33,7 @@ def reciprocal_rank_fusion(
     return _sorted_run(fused)
 
 
-def weighted_score_fusion(
-    runs: Sequence[Ranked[K]], weights: Sequence[float] | None = None
-) -> list[tuple[K, float]]:
+def weighted_score_fusion(runs: Sequence[Ranked[K]], weights: Sequence[float] | None = None) -> list[tuple[K, float]]:
     """Weighted sum of per-run min-max normalised scores; a key missing from a run gets 0 from it.
 
     A run whose scores are all equal (a single hit, for instance) normalises to 1.0 for every key.

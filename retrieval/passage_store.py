@@ -41,9 +41,7 @@ class PassageStore:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self.path = path
-        self._next_row = int(
-            connection.execute("SELECT coalesce(max(row) + 1, 0) FROM passages").fetchone()[0]
-        )
+        self._next_row = int(connection.execute("SELECT coalesce(max(row) + 1, 0) FROM passages").fetchone()[0])
 
     @classmethod
     def create(cls, path: Path) -> PassageStore:
@@ -71,9 +69,7 @@ class PassageStore:
                 "INSERT INTO documents VALUES (?, ?, ?, ?)", (doc.doc_id, doc.source, doc.line, len(passages))
             )
         except sqlite3.IntegrityError:
-            first = self._db.execute(
-                "SELECT source, line FROM documents WHERE doc_id = ?", (doc.doc_id,)
-            ).fetchone()
+            first = self._db.execute("SELECT source, line FROM documents WHERE doc_id = ?", (doc.doc_id,)).fetchone()
             raise InputDataError(
                 f"duplicate document id {doc.doc_id!r} (first seen at {first[0]}:{first[1]})",
                 source=doc.source,

@@ -56,9 +56,7 @@ class FieldMapping:
     def __post_init__(self) -> None:
         object.__setattr__(self, "text_fallbacks", tuple(self.text_fallbacks))
         if not self.id.strip() or not self.text.strip():
-            raise ConfigError(
-                f"the id and text field names must not be empty: id={self.id!r}, text={self.text!r}"
-            )
+            raise ConfigError(f"the id and text field names must not be empty: id={self.id!r}, text={self.text!r}")
 
     @property
     def text_fields(self) -> tuple[str, ...]:
@@ -143,9 +141,7 @@ def _no_documents_message(paths: Sequence[Path], skipped: int) -> str:
     return f"no documents found in {where}" + (f" ({skipped} invalid records skipped)" if skipped else "")
 
 
-def _read_source(
-    path: Path, stats: SourceStats, fields: FieldMapping, skip_invalid: bool
-) -> Iterator[Document]:
+def _read_source(path: Path, stats: SourceStats, fields: FieldMapping, skip_invalid: bool) -> Iterator[Document]:
     for item in _items(path, stats.format, stats.compression, fields):
         if isinstance(item, Document):
             stats.records += 1
@@ -272,9 +268,7 @@ def _json_item(text: str, number: int, path: Path, fields: FieldMapping) -> _Ite
         detail = f"{exc.msg} (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else str(exc)
         return _Invalid(number, f"malformed JSON: {detail}{_array_hint(text, number)}")
     if not isinstance(value, dict):
-        return _Invalid(
-            number, f"JSON value is {_json_type(value)}, not an object{_array_hint(text, number)}"
-        )
+        return _Invalid(number, f"JSON value is {_json_type(value)}, not an object{_array_hint(text, number)}")
     return _document_item(value, fields, path, number)
 
 
@@ -304,9 +298,7 @@ class _LineFeed:
             yield text
 
 
-def _csv_rows(
-    path: Path, compression: str | None, delimiter: str
-) -> Iterator[tuple[int, list[str]] | _Invalid]:
+def _csv_rows(path: Path, compression: str | None, delimiter: str) -> Iterator[tuple[int, list[str]] | _Invalid]:
     """Each row with the number of its first line; undecodable lines come out as `_Invalid`."""
     feed = _LineFeed(_decoded_lines(path, compression))
     reader = csv.reader(feed, delimiter=delimiter)
@@ -316,9 +308,7 @@ def _csv_rows(
             row = next(reader, None)
         except csv.Error as exc:
             kind = "TSV" if delimiter == "\t" else "CSV"
-            raise InputDataError(
-                f"malformed {kind} row: {exc}", source=str(path), line=feed.first or 1
-            ) from exc
+            raise InputDataError(f"malformed {kind} row: {exc}", source=str(path), line=feed.first or 1) from exc
         yield from feed.invalid
         feed.invalid.clear()
         if row is None:
@@ -326,9 +316,7 @@ def _csv_rows(
         yield feed.first, row
 
 
-def _table_items(
-    path: Path, compression: str | None, fields: FieldMapping, delimiter: str
-) -> Iterator[_Item]:
+def _table_items(path: Path, compression: str | None, fields: FieldMapping, delimiter: str) -> Iterator[_Item]:
     csv.field_size_limit(CSV_FIELD_LIMIT)
     header: list[str] | None = None
     for item in _csv_rows(path, compression, delimiter):
@@ -346,9 +334,7 @@ def _table_header(row: list[str], fields: FieldMapping, path: Path) -> list[str]
     if not any(name in header for name in fields.text_fields):
         tried = ", ".join(repr(name) for name in fields.text_fields)
         columns = ", ".join(repr(name) for name in header) or "(none)"
-        raise InputDataError(
-            f"header has no text column ({tried}); columns: {columns}", source=str(path), line=1
-        )
+        raise InputDataError(f"header has no text column ({tried}); columns: {columns}", source=str(path), line=1)
     return header
 
 
@@ -379,9 +365,7 @@ def _text_file_item(root: Path, path: Path) -> _Item:
     title, body = _title_and_body(path, text)
     if not body:
         return _Invalid(1, "no text: the file is empty", file=str(path))
-    return Document(
-        doc_id=path.relative_to(root).as_posix(), title=title, text=body, source=str(path), line=1
-    )
+    return Document(doc_id=path.relative_to(root).as_posix(), title=title, text=body, source=str(path), line=1)
 
 
 def _title_and_body(path: Path, text: str) -> tuple[str, str]:

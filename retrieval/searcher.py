@@ -89,7 +89,7 @@ class Searcher:
             raise ConfigError(f"k must be at least 1, got {k}")
         if any(not q.strip() for q in queries):
             raise ConfigError("the query is empty")
-        return [self._hits(rows) for rows in self.search_rows(queries, mode, k)]
+        return [self.hits(rows) for rows in self.search_rows(queries, mode, k)]
 
     def search_rows(self, queries: Sequence[str], mode: str, k: int) -> list[RankedRows]:
         if mode == "bm25":
@@ -116,7 +116,7 @@ class Searcher:
             fused.append(ranked[:k])
         return fused
 
-    def _hits(self, ranked: RankedRows) -> list[Hit]:
+    def hits(self, ranked: RankedRows) -> list[Hit]:
         passages = self.bundle.store.get_rows([row for row, _ in ranked])
         return [
             Hit(passage=p, score=float(score), rank=rank)

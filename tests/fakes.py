@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
+
+from kg.ner import Mention
 
 _WORD = re.compile(r"\w+")
 
@@ -15,9 +18,7 @@ _WORD = re.compile(r"\w+")
 class HashingEmbedder:
     """A deterministic bag-of-words embedder: each word hashed to a dimension, then L2-normalised."""
 
-    def __init__(
-        self, dimension: int = 64, max_tokens: int = 128, delay: float = 0.0, name: str = "fake-hashing"
-    ):
+    def __init__(self, dimension: int = 64, max_tokens: int = 128, delay: float = 0.0, name: str = "fake-hashing"):
         self._dimension = dimension
         self._max_tokens = max_tokens
         self.delay = delay  # seconds per embed call, to make builds slow enough to interrupt
@@ -63,3 +64,39 @@ class FailingEmbedder(HashingEmbedder):
         if self.calls + 1 >= self.fail_on_call:
             raise RuntimeError("embedder failed on purpose")
         return super().embed(texts)
+
+
+class GazetteerExtractor:
+    """A fake NER: finds the given names (longest first) in each text, sentence by sentence."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = sorted(names.items(), key=lambda item: -len(item[0]))  # name -> label
+
+    def extract(self, texts: Iterable[str]) -> Iterator[list[Mention]]:
+        for text in texts:
+            yield self._mentions(text)
+
+    def _mentions(self, text: str) -> list[Mention]:
+        found: list[Mention] = []
+        taken: set[int] = set()
+        for name, label in self.names:
+            for match in re.finditer(re.escape(name), text):
+                if taken & set(range(match.start(), match.end())):
+                    continue
+                taken.update(range(match.start(), match.end()))
+                sentence = text[: match.start()].count(". ")
+                found.append(Mention(name, label, sentence, match.start(), match.end()))
+        return sorted(found, key=lambda m: m.start)
+
+
+class ScriptedCompletions:
+    """A fake LLM that replays completions in order (cycling), recording the prompts it got."""
+
+    def __init__(self, completions: list[str]) -> None:
+        self.completions = completions
+        self.prompts: list[str] = []
+
+    def complete(self, prompts: Sequence[str], *, max_tokens: int, json_schema: dict[str, Any] | None) -> list[str]:
+        start = len(self.prompts)
+        self.prompts.extend(prompts)
+        return [self.completions[(start + i) % len(self.completions)] for i in range(len(prompts))]

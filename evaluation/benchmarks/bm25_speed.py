@@ -19,9 +19,7 @@ QUERY_WORDS = 4
 
 def run(ctx: BenchContext, n_queries: int = 100, seed: int = 13) -> dict[str, Any]:
     dump = first_records(ctx, ctx.data_file("dumps", "wordnet_glosses.jsonl.gz"))
-    with (
-        gzip.open(dump, "rt", encoding="utf-8") if dump.suffix == ".gz" else open(dump, encoding="utf-8") as f
-    ):
+    with gzip.open(dump, "rt", encoding="utf-8") if dump.suffix == ".gz" else open(dump, encoding="utf-8") as f:
         texts = [f"{r['title']}\n{r['text']}" for r in map(json.loads, f)]
     config = BM25Config(method="robertson")
     start = time.perf_counter()

@@ -23,7 +23,7 @@ def run(ctx: BenchContext) -> dict[str, Any]:
         [dump],
         ctx.work_dir / "build-throughput-index",
         embedder,
-        BuildOptions(graph=False),
+        BuildOptions(),
         overwrite=True,
         progress=ctx.progress,
     )

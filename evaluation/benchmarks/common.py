@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from kg.graph_stage import add_graph, graph_stage
 from retrieval.builder import BuildOptions, build_index
 from retrieval.bundle import MANIFEST, IndexBundle
 from retrieval.embedders import Embedder, SentenceTransformerEmbedder
@@ -31,8 +32,11 @@ class BenchContext:
         return path
 
 
-def dataset_index(ctx: BenchContext, dataset: str, embedder: Embedder | None = None) -> IndexBundle:
-    """The index of a dataset's corpus, built once into the work folder and reused."""
+def dataset_index(
+    ctx: BenchContext, dataset: str, embedder: Embedder | None = None, *, with_graph: bool = False
+) -> IndexBundle:
+    """The index of a dataset's corpus, built once into the work folder and reused; the graph is added
+    to it (without re-embedding) the first time a benchmark needs it."""
     out = ctx.work_dir / "indexes" / (dataset if ctx.limit is None else f"{dataset}-first{ctx.limit}")
     if not (out / MANIFEST).exists():
         corpus = first_records(ctx, ctx.data_file(dataset, "corpus.jsonl.gz"))
@@ -41,11 +45,16 @@ def dataset_index(ctx: BenchContext, dataset: str, embedder: Embedder | None = N
             [corpus],
             out,
             embedder or SentenceTransformerEmbedder(),
-            BuildOptions(graph=False),
+            BuildOptions(),
             overwrite=True,
             progress=ctx.progress,
         )
-    return IndexBundle.open(out)
+    bundle = IndexBundle.open(out)
+    if with_graph and not bundle.manifest.data["graph"].get("built"):
+        log.info("building the %s graph into %s", dataset, out)
+        add_graph(out, graph_stage(), progress=ctx.progress)
+        bundle = IndexBundle.open(out)
+    return bundle
 
 
 def first_records(ctx: BenchContext, path: Path) -> Path:

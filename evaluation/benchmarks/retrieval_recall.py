@@ -7,7 +7,9 @@ from typing import Any
 from evaluation.benchmarks.common import BenchContext, dataset_index
 from evaluation.datasets import DATASETS, load_questions
 from evaluation.retrieval_metrics import recall_at_k
-from retrieval.searcher import SEARCH_MODES, Searcher
+from kg.graph_search import ALL_MODES, GraphIndex, GraphSearcher
+from kg.ner import SpacyEntityExtractor
+from retrieval.searcher import Searcher
 
 KS = (2, 5, 10)
 
@@ -16,10 +18,11 @@ def run(ctx: BenchContext, datasets: tuple[str, ...] = DATASETS) -> dict[str, An
     table: dict[str, Any] = {}
     for dataset in datasets:
         questions = load_questions(ctx.data_file(dataset, "dev.jsonl"), limit=ctx.limit)
-        searcher = Searcher(dataset_index(ctx, dataset))
+        bundle = dataset_index(ctx, dataset, with_graph=True)
+        searcher = GraphSearcher(Searcher(bundle), graph_loader=lambda b: GraphIndex(b, SpacyEntityExtractor()))
         texts = [q.question for q in questions]
         rows: dict[str, Any] = {"questions": len(questions)}
-        for mode in SEARCH_MODES:
+        for mode in ALL_MODES:
             # deeper than 10 passages: several passages of one document count as one document
             hits = searcher.search_many(texts, mode, k=3 * max(KS))
             ranked = [[h.passage.doc_id for h in per_question] for per_question in hits]
@@ -39,7 +42,7 @@ def render(figures: dict[str, Any]) -> str:
     header = "| dataset | questions | mode | " + " | ".join(f"R@{k}" for k in figures["ks"]) + " |"
     lines = [header, "|" + "---|" * (3 + len(figures["ks"]))]
     for dataset, rows in figures["datasets"].items():
-        for mode in SEARCH_MODES:
+        for mode in (m for m in ALL_MODES if m in rows):
             values = " | ".join(f"{rows[mode][f'R@{k}']:.3f}" for k in figures["ks"])
             lines.append(f"| {dataset} | {rows['questions']} | {mode} | {values} |")
     return "\n".join(lines)

@@ -29,11 +29,8 @@ def test_build_info_search(small_dump: Path, tmp_path: Path, capsys: pytest.Capt
     assert "passages 4" in capsys.readouterr().out
     assert main(["index", "info", str(out), "--json"]) == 0
     manifest = json.loads(capsys.readouterr().out)
-    assert manifest["counts"]["documents"] == 4 and manifest["graph"]["reason"] == "disabled with --no-kg"
-    assert (
-        main(["search", "capital of England", "--index", str(out), "--mode", "bm25", "-k", "2", "--json"])
-        == 0
-    )
+    assert manifest["counts"]["documents"] == 4 and "--no-kg" in manifest["graph"]["reason"]
+    assert main(["search", "capital of England", "--index", str(out), "--mode", "bm25", "-k", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result) == {"hits", "seconds"}
     assert set(result["hits"][0]) == {"id", "doc_id", "title", "text", "score", "rank"}

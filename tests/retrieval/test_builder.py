@@ -82,9 +82,7 @@ def test_duplicate_ids_across_inputs(small_dump: Path, tmp_path: Path) -> None:
 
 def test_field_mapping(tmp_path: Path) -> None:
     dump = write_jsonl(tmp_path / "d.jsonl", [{"key": "k1", "name": "N", "body": "body text here"}])
-    bundle = _build(
-        [dump], tmp_path / "index", options=BuildOptions(fields=FieldMapping("key", "name", "body"))
-    )
+    bundle = _build([dump], tmp_path / "index", options=BuildOptions(fields=FieldMapping("key", "name", "body")))
     passage = next(bundle.store.iter_passages())
     assert (passage.doc_id, passage.title, passage.text) == ("k1", "N", "body text here")
 
@@ -122,9 +120,7 @@ def test_kill_9_during_a_build_leaves_the_previous_index(small_dump: Path, tmp_p
     proc = subprocess.Popen([sys.executable, "-c", _SLOW_BUILD, str(big), str(out), str(REPO)])
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".index.building-*/embeddings.tmp.npy")):
-        assert proc.poll() is None and time.monotonic() < deadline, (
-            "the build ended before it could be killed"
-        )
+        assert proc.poll() is None and time.monotonic() < deadline, "the build ended before it could be killed"
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -237,9 +237,7 @@ def test_split_sentences_loses_only_whitespace_between_sentences() -> None:
 # --- counters and config --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "tokens"), [("", 0), ("one", 2), ("one two three", 4), (" ".join("w" * 10), 13)]
-)
+@pytest.mark.parametrize(("text", "tokens"), [("", 0), ("one", 2), ("one two three", 4), (" ".join("w" * 10), 13)])
 def test_whitespace_token_counter(text: str, tokens: int) -> None:
     assert WhitespaceTokenCounter().count_tokens(text) == tokens
 

@@ -27,9 +27,7 @@ def test_rrf_values_and_order() -> None:
 
 
 def test_rrf_ignores_scores_only_ranks_matter() -> None:
-    assert reciprocal_rank_fusion([[("a", 100.0), ("b", -5.0)]]) == reciprocal_rank_fusion(
-        [[("a", 0.2), ("b", 0.1)]]
-    )
+    assert reciprocal_rank_fusion([[("a", 100.0), ("b", -5.0)]]) == reciprocal_rank_fusion([[("a", 0.2), ("b", 0.1)]])
 
 
 def test_rrf_weights() -> None:
