@@ -14,7 +14,7 @@ from retrieval.errors import ConfigError, IndexLoadError
 from retrieval.searcher import Searcher
 from tests.conftest import write_jsonl
 from tests.fakes import GazetteerExtractor, HashingEmbedder, ScriptedCompletions
-from tests.kg.conftest import DOCS, NAMES
+from tests.conftest import DOCS, NAMES
 
 pytestmark = pytest.mark.unit
 
