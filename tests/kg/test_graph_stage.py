@@ -12,9 +12,8 @@ from retrieval.builder import build_index
 from retrieval.bundle import IndexBundle
 from retrieval.errors import ConfigError, IndexLoadError
 from retrieval.searcher import Searcher
-from tests.conftest import write_jsonl
+from tests.conftest import DOCS, NAMES, write_jsonl
 from tests.fakes import GazetteerExtractor, HashingEmbedder, ScriptedCompletions
-from tests.conftest import DOCS, NAMES
 
 pytestmark = pytest.mark.unit
 
