@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Iterator
+
+import pytest
+
+from tests.reasoning.llm.stubs import StubServer, fake_llama_cpp_modules
+
+
+@pytest.fixture
+def fake_llama_cpp(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """A stand-in `llama_cpp` module in sys.modules (its Llama is tests.reasoning.llm.stubs.FakeLlama)."""
+    modules = fake_llama_cpp_modules()
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    return modules["llama_cpp"]
+
+
+@pytest.fixture
+def stub_server() -> Iterator[StubServer]:
+    """An OpenAI-compatible HTTP server on 127.0.0.1 and a free port."""
+    server = StubServer().start()
+    yield server
+    server.stop()
