@@ -8,14 +8,9 @@ that names its file and line, or, with `skip_invalid`, is skipped and counted in
 
 from __future__ import annotations
 
-import bz2
-import codecs
 import csv
-import gzip
-import io
 import json
 import logging
-import lzma
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -23,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from retrieval.documents import Document
+from retrieval.dump_lines import Invalid, decode, decoded_lines
 from retrieval.errors import ConfigError, InputDataError, InputNotFoundError
 
 log = logging.getLogger(__name__)
@@ -79,20 +75,11 @@ class SourceStats:
     skipped_examples: list[dict[str, object]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Invalid:
-    """A record that cannot become a document: raised, or skipped with `skip_invalid`."""
-
-    line: int
-    reason: str
-    file: str | None = None  # for directory inputs: the file within the directory
-
-
 class _RecordError(Exception):
     """A field of a record has no usable value; its message is the reason."""
 
 
-_Item = Document | _Invalid
+_Item = Document | Invalid
 
 
 def detect_format(path: Path) -> tuple[str, str | None]:
@@ -155,7 +142,7 @@ def _read_source(path: Path, stats: SourceStats, fields: FieldMapping, skip_inva
         log.warning("%s: skipped %d invalid records, e.g. %s", path, stats.skipped, stats.skipped_examples[0])
 
 
-def _note_skipped(stats: SourceStats, item: _Invalid) -> None:
+def _note_skipped(stats: SourceStats, item: Invalid) -> None:
     stats.skipped += 1
     if len(stats.skipped_examples) < MAX_SKIPPED_EXAMPLES:
         example: dict[str, object] = {"line": item.line, "reason": item.reason}
@@ -173,46 +160,6 @@ def _items(path: Path, fmt: str, compression: str | None, fields: FieldMapping) 
     return _table_items(path, compression, fields, "\t" if fmt == "tsv" else ",")
 
 
-# --- bytes to lines -------------------------------------------------------------------------------
-
-
-def _open_binary(path: Path, compression: str | None) -> io.BufferedIOBase:
-    try:
-        if compression == "gzip":
-            return gzip.open(path, "rb")
-        if compression == "bz2":
-            return bz2.open(path, "rb")
-        if compression == "xz":
-            return lzma.open(path, "rb")
-        return path.open("rb")
-    except OSError as exc:
-        raise InputNotFoundError(f"{path}: cannot open: {exc.strerror or exc}") from exc
-
-
-def _decoded_lines(path: Path, compression: str | None) -> Iterator[tuple[int, str | _Invalid]]:
-    """Each line of a (compressed) file, 1-based, decoded as UTF-8 here so a bad line's number is exact."""
-    number = 0
-    with _open_binary(path, compression) as stream:
-        try:
-            for number, raw in enumerate(stream, start=1):
-                yield number, _decode(raw, number)
-        except (OSError, EOFError, lzma.LZMAError) as exc:
-            what = f"{compression} data" if compression else "file"
-            raise InputDataError(f"cannot read {what}: {exc}", source=str(path), line=number + 1) from exc
-
-
-def _decode(raw: bytes, first_line: int) -> str | _Invalid:
-    """UTF-8 text of a line (or a whole file starting at `first_line`), a leading BOM dropped."""
-    offset = len(codecs.BOM_UTF8) if first_line == 1 and raw.startswith(codecs.BOM_UTF8) else 0
-    try:
-        return raw[offset:].decode("utf-8") if offset else raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        position = exc.start + offset
-        column = position - (raw.rfind(b"\n", 0, position) + 1) + 1
-        line = first_line + raw.count(b"\n", 0, position)
-        return _Invalid(line, f"not valid UTF-8 (byte 0x{raw[position]:02x} at column {column})")
-
-
 # --- records to documents -------------------------------------------------------------------------
 
 
@@ -222,7 +169,7 @@ def _document_item(record: Mapping[str, object], fields: FieldMapping, path: Pat
         doc_id = _string_field(record, fields.id).strip() or f"{path.name}:{line}"
         title = _string_field(record, fields.title).strip()
     except _RecordError as exc:
-        return _Invalid(line, str(exc))
+        return Invalid(line, str(exc))
     return Document(doc_id=doc_id, title=title, text=text, source=str(path), line=line)
 
 
@@ -254,8 +201,8 @@ def _json_type(value: object) -> str:
 
 
 def _jsonl_items(path: Path, compression: str | None, fields: FieldMapping) -> Iterator[_Item]:
-    for number, text in _decoded_lines(path, compression):
-        if isinstance(text, _Invalid):
+    for number, text in decoded_lines(path, compression):
+        if isinstance(text, Invalid):
             yield text
         elif text and not text.isspace():
             yield _json_item(text, number, path, fields)
@@ -266,9 +213,9 @@ def _json_item(text: str, number: int, path: Path, fields: FieldMapping) -> _Ite
         value = json.loads(text)
     except (ValueError, RecursionError) as exc:
         detail = f"{exc.msg} (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else str(exc)
-        return _Invalid(number, f"malformed JSON: {detail}{_array_hint(text, number)}")
+        return Invalid(number, f"malformed JSON: {detail}{_array_hint(text, number)}")
     if not isinstance(value, dict):
-        return _Invalid(number, f"JSON value is {_json_type(value)}, not an object{_array_hint(text, number)}")
+        return Invalid(number, f"JSON value is {_json_type(value)}, not an object{_array_hint(text, number)}")
     return _document_item(value, fields, path, number)
 
 
@@ -284,23 +231,23 @@ def _array_hint(text: str, number: int) -> str:
 class _LineFeed:
     """Feeds decoded lines to csv.reader, setting aside undecodable ones; remembers where a row began."""
 
-    def __init__(self, lines: Iterable[tuple[int, str | _Invalid]]) -> None:
+    def __init__(self, lines: Iterable[tuple[int, str | Invalid]]) -> None:
         self._lines = lines
         self.first = 0  # the number of the first line given to the reader since the last reset
-        self.invalid: list[_Invalid] = []
+        self.invalid: list[Invalid] = []
 
     def __iter__(self) -> Iterator[str]:
         for number, text in self._lines:
-            if isinstance(text, _Invalid):
+            if isinstance(text, Invalid):
                 self.invalid.append(text)
                 continue
             self.first = self.first or number
             yield text
 
 
-def _csv_rows(path: Path, compression: str | None, delimiter: str) -> Iterator[tuple[int, list[str]] | _Invalid]:
-    """Each row with the number of its first line; undecodable lines come out as `_Invalid`."""
-    feed = _LineFeed(_decoded_lines(path, compression))
+def _csv_rows(path: Path, compression: str | None, delimiter: str) -> Iterator[tuple[int, list[str]] | Invalid]:
+    """Each row with the number of its first line; undecodable lines come out as `Invalid`."""
+    feed = _LineFeed(decoded_lines(path, compression))
     reader = csv.reader(feed, delimiter=delimiter)
     while True:
         feed.first = 0
@@ -320,7 +267,7 @@ def _table_items(path: Path, compression: str | None, fields: FieldMapping, deli
     csv.field_size_limit(CSV_FIELD_LIMIT)
     header: list[str] | None = None
     for item in _csv_rows(path, compression, delimiter):
-        if isinstance(item, _Invalid):
+        if isinstance(item, Invalid):
             yield item
         elif header is None:
             header = _table_header(item[1], fields, path)
@@ -359,12 +306,12 @@ def _text_files(root: Path) -> list[Path]:
 
 
 def _text_file_item(root: Path, path: Path) -> _Item:
-    text = _decode(path.read_bytes(), 1)
-    if isinstance(text, _Invalid):
+    text = decode(path.read_bytes(), 1)
+    if isinstance(text, Invalid):
         return replace(text, file=str(path))
     title, body = _title_and_body(path, text)
     if not body:
-        return _Invalid(1, "no text: the file is empty", file=str(path))
+        return Invalid(1, "no text: the file is empty", file=str(path))
     return Document(doc_id=path.relative_to(root).as_posix(), title=title, text=body, source=str(path), line=1)
 
 
