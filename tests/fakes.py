@@ -6,7 +6,6 @@ import hashlib
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -87,16 +86,3 @@ class GazetteerExtractor:
                 sentence = text[: match.start()].count(". ")
                 found.append(Mention(name, label, sentence, match.start(), match.end()))
         return sorted(found, key=lambda m: m.start)
-
-
-class ScriptedCompletions:
-    """A fake LLM that replays completions in order (cycling), recording the prompts it got."""
-
-    def __init__(self, completions: list[str]) -> None:
-        self.completions = completions
-        self.prompts: list[str] = []
-
-    def complete(self, prompts: Sequence[str], *, max_tokens: int, json_schema: dict[str, Any] | None) -> list[str]:
-        start = len(self.prompts)
-        self.prompts.extend(prompts)
-        return [self.completions[(start + i) % len(self.completions)] for i in range(len(prompts))]

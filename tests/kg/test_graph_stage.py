@@ -8,12 +8,13 @@ import pytest
 from kg.graph_search import GraphIndex, GraphSearcher
 from kg.graph_stage import GraphBuildConfig, KnowledgeGraphStage
 from kg.openie import LLMTripleExtractor
+from reasoning.llm.scripted import ScriptedLLM
 from retrieval.builder import build_index
 from retrieval.bundle import IndexBundle
 from retrieval.errors import ConfigError, IndexLoadError
 from retrieval.searcher import Searcher
 from tests.conftest import DOCS, NAMES, write_jsonl
-from tests.fakes import GazetteerExtractor, HashingEmbedder, ScriptedCompletions
+from tests.fakes import GazetteerExtractor, HashingEmbedder
 
 pytestmark = pytest.mark.unit
 
@@ -71,7 +72,7 @@ def test_passages_without_entities_and_llm_relations(tmp_path: Path) -> None:
     stage = KnowledgeGraphStage(
         GazetteerExtractor(NAMES),
         GraphBuildConfig(llm_limit=2),
-        triples=LLMTripleExtractor(ScriptedCompletions([triples, "broken"])),
+        triples=LLMTripleExtractor(ScriptedLLM([("Title: Alice Smith", triples)], default="broken")),
     )
     manifest = build_index([dump], tmp_path / "index", HashingEmbedder(), extra_stages=[stage]).data
     llm = manifest["graph"]["llm_relations"]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from kg.openie import TRIPLE_SCHEMA, LLMTripleExtractor, Triple
-from tests.fakes import ScriptedCompletions
+from reasoning.llm.scripted import ScriptedLLM
 
 pytestmark = pytest.mark.unit
 
@@ -13,7 +13,7 @@ GOOD = json.dumps({"triples": [{"subject": "Alice", "relation": "founded", "obje
 
 
 def test_batches_and_parses_valid_triples() -> None:
-    model = ScriptedCompletions([GOOD])
+    model = ScriptedLLM(default=GOOD)
     extractor = LLMTripleExtractor(model, batch_size=2)
     out = list(extractor.extract([("A", "x"), ("B", "y"), ("C", "z")]))
     assert out == [[Triple("Alice", "founded", "Acme")]] * 3
@@ -26,7 +26,7 @@ def test_batches_and_parses_valid_triples() -> None:
     ["not json", "[]", json.dumps({"triples": "x"}), json.dumps({"other": []})],
 )
 def test_malformed_completions_are_counted_not_raised(completion: str) -> None:
-    extractor = LLMTripleExtractor(ScriptedCompletions([completion]))
+    extractor = LLMTripleExtractor(ScriptedLLM(default=completion))
     assert list(extractor.extract([("A", "x")])) == [[]]
     assert extractor.stats.invalid_json == 1
 
@@ -40,6 +40,6 @@ def test_invalid_triples_are_dropped() -> None:
         "just a string",
         {"subject": "s" * 500, "relation": "r", "object": "o"},
     ]
-    extractor = LLMTripleExtractor(ScriptedCompletions([json.dumps({"triples": items})]))
+    extractor = LLMTripleExtractor(ScriptedLLM(default=json.dumps({"triples": items})))
     assert list(extractor.extract([("A", "x")])) == [[Triple("Alice", "founded", "Acme")]]
     assert extractor.stats.invalid_triples == 5
