@@ -147,17 +147,7 @@ class OpenAICompatibleBackend(CompletionMixin):
         return self._parse(data, isinstance(prompt, list), params, time.perf_counter() - start)
 
     def _body(self, prompt: Prompt, params: GenerationParams) -> tuple[str, dict[str, Any]]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "max_tokens": params.max_tokens,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "n": params.n,
-        }
-        if params.stop:
-            body["stop"] = list(params.stop)
-        if params.seed is not None:
-            body["seed"] = params.seed
+        body: dict[str, Any] = {"model": self.model, **params.sampling_options()}
         chat = isinstance(prompt, list)
         body["messages" if chat else "prompt"] = prompt
         schema = params.json_schema

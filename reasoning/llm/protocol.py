@@ -48,6 +48,20 @@ class GenerationParams:
         if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
             raise ConfigError(f"seed must be a non-negative integer or None, got {self.seed!r}")
 
+    def sampling_options(self) -> dict[str, Any]:
+        """The sampling fields under the names the OpenAI API and vLLM share; stop and seed only when set."""
+        options: dict[str, Any] = {
+            "n": self.n,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+        }
+        if self.stop:
+            options["stop"] = list(self.stop)
+        if self.seed is not None:
+            options["seed"] = self.seed
+        return options
+
     def with_(self, **changes: Any) -> GenerationParams:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)

@@ -111,15 +111,7 @@ class VLLMBackend(CompletionMixin):
         return [self._completion(output, latency) for output in outputs]
 
     def sampling_params(self, params: GenerationParams) -> Any:
-        options: dict[str, Any] = {
-            "n": params.n,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "max_tokens": params.max_tokens,
-            "seed": params.seed,
-        }
-        if params.stop:
-            options["stop"] = list(params.stop)
+        options = params.sampling_options()  # no seed key means vLLM's default, seed=None
         if params.json_schema is not None:
             options.update(structured_output_options(params.json_schema))
         return self._vllm.SamplingParams(**options)
