@@ -1,0 +1,189 @@
+"""`sleuth eval`: run the benchmark harness over a set's questions, methods and budgets.
+
+It builds the index from the corpus when `--index` does not exist, asks every question with every method
+and budget (in `--workers` threads), appends each scored answer to `OUT/predictions.jsonl` (so a run
+resumes where it stopped), and rewrites `summary.json`, `summary.md` and the plots from the whole run
+file at the end, also after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from api.cli_graph import add_graph_options, stage_from_args
+from api.progress_bars import TerminalProgress
+from evaluation.corpus import prepare_corpus
+from evaluation.datasets import DATASETS, Question, load_benchmark
+from evaluation.run_file import RunFile, ScoredRecord
+from evaluation.runner import Answerer, RunPlan, plan_runs, run_benchmark
+from evaluation.summary import SUMMARY_MD, write_reports
+from retrieval.bundle import MANIFEST
+from retrieval.embedders import DEFAULT_EMBEDDER, SentenceTransformerEmbedder
+from retrieval.errors import ConfigError
+
+log = logging.getLogger(__name__)
+PREDICTIONS = "predictions.jsonl"
+DEFAULT_METHODS = "rag,iterative,ppr,sleuth"
+DEFAULT_BUDGETS = "fast,balanced,thorough"
+
+
+def add_eval_command(commands: argparse._SubParsersAction) -> None:
+    ev = commands.add_parser("eval", help="run the benchmark harness (EM, F1, recall, cost per method and budget)")
+    ev.add_argument("--dataset", required=True, choices=DATASETS)
+    ev.add_argument(
+        "--questions",
+        required=True,
+        type=Path,
+        metavar="PATH",
+        help="questions: the ../shared/data format, HotpotQA/2Wiki official JSON or MuSiQue official JSONL",
+    )
+    ev.add_argument("--corpus", type=Path, metavar="PATH", help="documents to index when --index does not exist")
+    ev.add_argument("--index", required=True, type=Path, metavar="DIR", help="index bundle (built when missing)")
+    ev.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated (default {DEFAULT_METHODS})")
+    ev.add_argument("--budgets", default=DEFAULT_BUDGETS, help=f"comma-separated (default {DEFAULT_BUDGETS})")
+    ev.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
+    ev.add_argument("--workers", type=int, default=1, metavar="W", help="questions answered in parallel threads")
+    ev.add_argument("--out", required=True, type=Path, metavar="DIR", help="run folder (predictions, summaries)")
+    ev.add_argument("--llm", default=None, metavar="SPEC", help="LLM backend spec (default: the CPU model)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the system and the runner (default 0)")
+    ev.add_argument("--retry-failed", action="store_true", help="ask again the questions that failed before")
+    ev.add_argument(
+        "--context-only",
+        action="store_true",
+        help="build a missing index from only the selected questions' own paragraphs (quick runs)",
+    )
+    ev.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+    ev.add_argument("--embedder", default=DEFAULT_EMBEDDER, metavar="NAME_OR_PATH", help="embedder for a new index")
+    ev.add_argument("--no-kg", action="store_true", help="build a missing index without the knowledge graph")
+    add_graph_options(ev)
+    ev.set_defaults(handler=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    methods, budgets = _names(args.methods, "--methods"), _names(args.budgets, "--budgets")
+    known_methods, budget_aware = method_catalog()
+    _check_names(methods, known_methods, "method")
+    _check_names(budgets, budget_names(), "budget")
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be positive, got {args.limit}")
+    questions = load_benchmark(args.questions, args.dataset, args.limit)
+    if not questions:
+        raise ConfigError(f"no questions in {args.questions}")
+    ensure_index(args, questions)
+    plan = RunPlan(
+        dataset=args.dataset,
+        index=args.index,
+        runs=plan_runs(methods, budgets, budget_aware),
+        workers=args.workers,
+        seed=args.seed,
+        retry_failed=args.retry_failed,
+    )
+    run_file = RunFile(args.out / PREDICTIONS)
+    bar = ScoreBar(args.dataset)
+    try:
+        outcome = run_benchmark(make_answerer(args.llm, args.seed), questions, plan, run_file, bar)
+    finally:
+        bar.close()
+        write_reports(run_file.records().values(), args.out, plots=not args.no_plots)
+    print(
+        f"{args.dataset}: asked {outcome.asked}, already done {outcome.skipped}, failed {outcome.failed}; "
+        f"results in {args.out}"
+    )
+    sys.stdout.write((args.out / SUMMARY_MD).read_text(encoding="utf-8"))
+    return 0
+
+
+def ensure_index(args: argparse.Namespace, questions: list[Question]) -> None:
+    """Build the index at `args.index` from the corpus unless one is there (with the graph, as
+    `sleuth index build` does, unless --no-kg)."""
+    if (args.index / MANIFEST).exists():
+        return
+    from retrieval.builder import BuildOptions, build_index
+
+    corpus = prepare_corpus(
+        args.dataset,
+        args.questions,
+        args.corpus,
+        args.out,
+        context_of=questions if args.context_only else None,
+    )
+    print(f"building the index {args.index} from {corpus} ...", file=sys.stderr)
+    embedder = SentenceTransformerEmbedder(args.embedder)
+    stages = [] if args.no_kg else [stage_from_args(args, embedder)]
+    build_index([corpus], args.index, embedder, BuildOptions(), progress=TerminalProgress(), extra_stages=stages)
+
+
+def make_answerer(llm: str | None, seed: int) -> Answerer:
+    """The real system (imported here: it loads the LLM backend and the reasoning methods)."""
+    from reasoning.system import SleuthSystem, SystemConfig
+
+    config = SystemConfig(seed=seed) if llm is None else SystemConfig(llm=llm, seed=seed)
+    return SleuthSystem(config)
+
+
+def method_catalog() -> tuple[tuple[str, ...], frozenset[str]]:
+    """The known methods and those whose work depends on the budget."""
+    from reasoning.methods import BUDGET_AWARE, METHODS
+
+    return tuple(METHODS), frozenset(BUDGET_AWARE)
+
+
+def budget_names() -> tuple[str, ...]:
+    from reasoning.budget import BUDGET_NAMES
+
+    return tuple(BUDGET_NAMES)
+
+
+class ScoreBar:
+    """A tqdm bar on stderr with the running EM and F1 of this session's answers."""
+
+    def __init__(self, dataset: str, factory: Callable[..., Any] = tqdm) -> None:
+        self._dataset = dataset
+        self._factory = factory
+        self._bar: Any = None
+        self._em = self._f1 = 0.0
+        self._count = self._failed = 0
+
+    def start(self, total: int, skipped: int) -> None:
+        self._bar = self._factory(
+            total=total, desc=f"eval {self._dataset}", unit=" q", file=sys.stderr, dynamic_ncols=True
+        )
+        if skipped:
+            self._bar.write(f"resuming: {skipped} answers already in the run file", file=sys.stderr)
+
+    def advance(self, record: ScoredRecord) -> None:
+        self._count += 1
+        self._em += record.em
+        self._f1 += record.f1
+        self._failed += record.failed
+        if self._bar is not None:
+            self._bar.set_postfix(self.postfix(), refresh=False)
+            self._bar.update(1)
+
+    def postfix(self) -> dict[str, str]:
+        n = max(self._count, 1)
+        return {"F1": f"{self._f1 / n:.3f}", "EM": f"{self._em / n:.3f}", "failed": str(self._failed)}
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _names(value: str, flag: str) -> list[str]:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"{flag} is empty")
+    return names
+
+
+def _check_names(names: list[str], known: tuple[str, ...], what: str) -> None:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"unknown {what}(s) {', '.join(unknown)}: use {', '.join(known)}")

@@ -1,0 +1,114 @@
+"""`sleuth eval` end to end with a fake answerer (the real system is never built here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from api import cli_eval
+from api.cli import main
+from retrieval.bundle import MANIFEST
+from tests.evaluation.conftest import FakeAnswerer
+from tests.evaluation.test_datasets import HOTPOT_RAW, write_json
+from tests.fakes import HashingEmbedder
+
+pytestmark = pytest.mark.unit
+CATALOG = (("direct", "rag", "iterative", "ppr", "sleuth"), frozenset({"iterative", "sleuth"}))
+
+
+@pytest.fixture
+def fake_system(monkeypatch: pytest.MonkeyPatch) -> FakeAnswerer:
+    answerer = FakeAnswerer(lambda q, m, b: ("London" if m == "sleuth" else "Paris", []))
+    monkeypatch.setattr(cli_eval, "make_answerer", lambda llm, seed: answerer)
+    monkeypatch.setattr(cli_eval, "method_catalog", lambda: CATALOG)
+    monkeypatch.setattr(cli_eval, "SentenceTransformerEmbedder", lambda name: HashingEmbedder())
+    return answerer
+
+
+def eval_args(tmp_path: Path, *extra: str) -> list[str]:
+    questions = write_json(tmp_path / "hotpot_dev.json", HOTPOT_RAW)
+    return [
+        "eval",
+        "--dataset",
+        "hotpotqa",
+        "--questions",
+        str(questions),
+        "--index",
+        str(tmp_path / "index"),
+        "--out",
+        str(tmp_path / "run"),
+        "--no-kg",
+        *extra,
+    ]
+
+
+def test_eval_builds_the_index_runs_and_reports(
+    tmp_path: Path, fake_system: FakeAnswerer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = eval_args(tmp_path, "--methods", "rag,sleuth", "--budgets", "fast,balanced", "--workers", "2")
+    assert main(args) == 0
+    assert (tmp_path / "index" / MANIFEST).exists()
+    assert (tmp_path / "run" / "corpus-hotpotqa.jsonl").exists()
+    lines = (tmp_path / "run" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 * 3  # rag once (fast), sleuth under both budgets
+    assert {(r["method"], r["budget"]) for r in map(json.loads, lines)} == {
+        ("rag", "fast"),
+        ("sleuth", "fast"),
+        ("sleuth", "balanced"),
+    }
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    sleuth = next(r for r in summary["rows"] if r["method"] == "sleuth")
+    assert sleuth["em"] == 0.5 and sleuth["questions"] == 2
+    for name in ("summary.md", "scaling.png", "recall.png"):
+        assert (tmp_path / "run" / name).exists()
+    out = capsys.readouterr().out
+    assert "asked 6, already done 0, failed 0" in out and "| hotpotqa | sleuth | fast | 2 |" in out
+
+    assert main(args) == 0  # resumed: nothing asked again
+    assert "asked 0, already done 6" in capsys.readouterr().out
+    assert len(fake_system.calls) == 6
+
+
+def test_eval_context_only_and_limit(tmp_path: Path, fake_system: FakeAnswerer) -> None:
+    assert main(eval_args(tmp_path, "--methods", "ppr", "--budgets", "thorough", "--limit", "1", "--context-only")) == 0
+    corpus = tmp_path / "run" / "corpus-hotpotqa-context1.jsonl"
+    assert len(corpus.read_text(encoding="utf-8").splitlines()) == 3
+    assert fake_system.calls == [(HOTPOT_RAW[0]["question"], "ppr", "thorough")]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--methods", "rag,magic"), "unknown method(s) magic"),
+        (("--budgets", "fast,lavish"), "unknown budget(s) lavish"),
+        (("--methods", " , "), "--methods is empty"),
+        (("--limit", "0"), "--limit must be positive"),
+    ],
+)
+def test_eval_refuses_bad_options(
+    tmp_path: Path, fake_system: FakeAnswerer, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], message: str
+) -> None:
+    assert main(eval_args(tmp_path, *extra)) == 64
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "index").exists()
+
+
+def test_eval_needs_a_corpus_for_shared_format_questions(
+    tmp_path: Path, fake_system: FakeAnswerer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = tmp_path / "dev.jsonl"
+    questions.write_text('{"id": "q", "question": "q?", "answers": ["a"]}\n', encoding="utf-8")
+    args = ["eval", "--dataset", "musique", "--questions", str(questions), "--index", str(tmp_path / "i")]
+    assert main([*args, "--out", str(tmp_path / "run")]) == 64
+    assert "give --corpus" in capsys.readouterr().err
+
+
+def test_score_bar_shows_the_running_f1() -> None:
+    from evaluation.run_file import ScoredRecord
+
+    bar = cli_eval.ScoreBar("musique", factory=lambda **kwargs: None)
+    for f1 in (1.0, 0.5):
+        bar.advance(ScoredRecord("musique", "rag", "fast", "q", "2hop", "p", 0.0, f1, {}, {}))
+    assert bar.postfix() == {"F1": "0.750", "EM": "0.000", "failed": "0"}
