@@ -1,0 +1,74 @@
+"""Request and response models of POST /v1/ask."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workers.payloads import IndexName
+
+MethodName = Literal["direct", "rag", "iterative", "ppr", "sleuth"]  # reasoning.methods.METHODS
+BudgetName = Literal["fast", "balanced", "thorough"]  # reasoning.budget.BUDGET_NAMES
+
+
+class BudgetOverrides(BaseModel):
+    """Knobs on top of the budget preset; each is capped by the service's limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chains: int | None = Field(default=None, ge=1, le=8)
+    max_rounds: int | None = Field(default=None, ge=1, le=8)
+    passages_per_round: int | None = Field(default=None, ge=1, le=50)
+    rerank_depth: int | None = Field(default=None, ge=1, le=200)
+    max_llm_calls: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=100_000, description="the question (the service limits its length)")
+    index: IndexName
+    method: MethodName = "sleuth"
+    budget: BudgetName = "fast"
+    overrides: BudgetOverrides | None = None
+    trace: bool = Field(default=False, description="include the full trace in the result")
+    wait: bool = Field(default=True, description="wait for the answer when the budget is short (else 202)")
+
+
+class Citation(BaseModel):
+    n: int
+    passage_id: str
+    doc_id: str
+    title: str
+
+
+class AskCost(BaseModel):
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    failed_llm_calls: int = 0
+
+
+class Answer(BaseModel):
+    answer: str
+    explanation: str
+    confidence: float
+    abstained: bool
+    citations: list[Citation]
+    graph_paths: list[str]
+    method: str
+    budget: str
+    cost: AskCost
+    evidence: list[dict[str, Any]]
+    trace: dict[str, Any] | None = None
+
+
+class AskResponse(BaseModel):
+    """200: the answer, when the question was answered while the request waited."""
+
+    job_id: str
+    state: Literal["succeeded"] = "succeeded"
+    result: Answer
