@@ -24,3 +24,20 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# About 10 questions per benchmark set end to end with the CPU model (README, "Evaluation"); not part of `make test`.
+# Each set gets a small index of its questions' own paragraphs; the run resumes if interrupted.
+DATA          ?= ../shared/data
+SMOKE_DIR     ?= .sleuth/eval-smoke
+SMOKE_LIMIT   ?= 10
+SMOKE_METHODS ?= rag,iterative,ppr,sleuth
+SMOKE_BUDGETS ?= fast
+SMOKE_ARGS    ?=
+.PHONY: eval-smoke
+eval-smoke: install
+	for set in hotpotqa 2wikimultihopqa musique; do \
+		$(BIN)/sleuth eval --dataset $$set --questions $(DATA)/$$set/dev.jsonl \
+			--corpus $(DATA)/$$set/corpus.jsonl.gz --index $(SMOKE_DIR)/index-$$set-$(SMOKE_LIMIT) --context-only \
+			--limit $(SMOKE_LIMIT) --methods $(SMOKE_METHODS) --budgets $(SMOKE_BUDGETS) --out $(SMOKE_DIR)/run \
+			$(SMOKE_ARGS) || exit 1; \
+	done
