@@ -97,6 +97,8 @@ def run_eval(args: argparse.Namespace) -> int:
         f"results in {args.out}"
     )
     sys.stdout.write((args.out / SUMMARY_MD).read_text(encoding="utf-8"))
+    if outcome.failed and not args.retry_failed:
+        print(f"{outcome.failed} failed (errors in {run_file.path}); --retry-failed asks them again", file=sys.stderr)
     return 0
 
 

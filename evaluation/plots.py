@@ -45,6 +45,8 @@ def plot_scaling(summary: dict[str, Any], path: Path) -> Path:
                     textcoords="offset points",
                 )
         questions = max(r["questions"] for rows in by_method.values() for r in rows)
+        best = max(r["f1"] for rows in by_method.values() for r in rows)
+        axis.set_ylim(0, max(0.1, 1.1 * best))
         axis.set_title(f"{dataset} (n={questions})")
         axis.set_xlabel("LLM tokens per question")
         axis.set_ylabel("answer F1")
