@@ -125,7 +125,11 @@ def _warm_and_beat(queues: Sequence[str]) -> None:
 
     def beat() -> None:
         while True:
-            info = {"models_loaded": runtime.models_loaded, "queues": list(queues)}
+            info = {
+                "models_loaded": runtime.models_loaded,
+                "queues": list(queues),
+                "node": app.conf.get("sleuth_hostname"),
+            }
             try:
                 get_store().heartbeat(runtime.name, info, ttl_s=3 * HEARTBEAT_S)
             except Exception:
@@ -165,7 +169,9 @@ def run_worker(
 ) -> None:
     """Start a worker consuming `queues` (blocks). Models load once per worker process."""
     configure(config, runtime_factory)
-    app.conf.update(sleuth_warm_in_main=pool in ("solo", "threads"), sleuth_queues=list(queues))
+    app.conf.update(
+        sleuth_warm_in_main=pool in ("solo", "threads"), sleuth_queues=list(queues), sleuth_hostname=hostname
+    )
     argv = ["worker", f"--queues={','.join(queues)}", f"--concurrency={concurrency}", f"--pool={pool}"]
     argv += [f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
     if hostname:
