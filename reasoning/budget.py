@@ -1,0 +1,112 @@
+"""How much test-time compute one question may spend: presets and explicit knobs, with hard caps.
+
+`fast` is one chain with the cheap (embedding, entity, graph) reranker and the feature critic: a few
+small LLM calls. `balanced` runs two chains, lets the LLM weigh the reranking criteria for the
+question, asks the LLM critic, and verifies the winner against its passages. `thorough` runs three
+chains for more rounds and has the LLM judge candidates too. Caps on LLM calls and tokens are hard: the
+loop stops starting new work when the next call could pass them, and answers with what it has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+from retrieval.errors import ConfigError
+
+CriticKind = Literal["feature", "prompted", "trained"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str = "custom"
+    chains: int = 1
+    max_rounds: int = 2
+    passages_per_round: int = 4  # evidence passages a chain adds per round after reranking
+    rerank_depth: int = 20  # candidates the reranker scores per chain and round
+    llm_criteria: bool = False  # the LLM infers the reranking criteria weights for the question
+    llm_judge: bool = False  # the LLM judges the top candidates (REBEL-style), at higher budgets
+    critic: CriticKind = "feature"
+    verify: bool = False  # re-check the winning answer against its cited passages with the LLM
+    sentences_per_passage: int = 2  # evidence sentences the LLM reads per passage
+    max_llm_calls: int = 8
+    max_tokens: int = 12_000  # prompt + completion tokens per question
+
+    def __post_init__(self) -> None:
+        positive = {
+            "chains": self.chains,
+            "max_rounds": self.max_rounds,
+            "passages_per_round": self.passages_per_round,
+            "rerank_depth": self.rerank_depth,
+            "sentences_per_passage": self.sentences_per_passage,
+            "max_llm_calls": self.max_llm_calls,
+            "max_tokens": self.max_tokens,
+        }
+        for key, value in positive.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"budget {key} must be a positive integer, got {value!r}")
+        if self.chains > 8:
+            raise ConfigError(f"budget chains must be at most 8, got {self.chains}")
+        if self.max_rounds > 8:
+            raise ConfigError(f"budget max_rounds must be at most 8, got {self.max_rounds}")
+        if self.rerank_depth < self.passages_per_round:
+            raise ConfigError(
+                f"budget rerank_depth ({self.rerank_depth}) must be at least passages_per_round "
+                f"({self.passages_per_round})"
+            )
+        if self.critic not in ("feature", "prompted", "trained"):
+            raise ConfigError(f"unknown critic {self.critic!r}: use feature, prompted or trained")
+
+    def with_(self, **changes: Any) -> Budget:
+        return replace(self, name=changes.pop("name", "custom"), **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRESETS: dict[str, Budget] = {
+    "fast": Budget(name="fast"),
+    "balanced": Budget(
+        name="balanced",
+        chains=2,
+        max_rounds=3,
+        passages_per_round=4,
+        rerank_depth=24,
+        llm_criteria=True,
+        critic="prompted",
+        verify=True,
+        max_llm_calls=20,
+        max_tokens=30_000,
+    ),
+    "thorough": Budget(
+        name="thorough",
+        chains=3,
+        max_rounds=4,
+        passages_per_round=5,
+        rerank_depth=30,
+        llm_criteria=True,
+        llm_judge=True,
+        critic="prompted",
+        verify=True,
+        sentences_per_passage=3,
+        max_llm_calls=48,
+        max_tokens=80_000,
+    ),
+}
+BUDGET_NAMES = tuple(PRESETS)
+KNOBS = tuple(k for k in Budget.__dataclass_fields__ if k != "name")
+
+
+def resolve_budget(budget: str | Budget, **overrides: Any) -> Budget:
+    """A preset by name (or a Budget as is), with explicit knobs applied on top."""
+    if isinstance(budget, Budget):
+        base = budget
+    elif budget in PRESETS:
+        base = PRESETS[budget]
+    else:
+        raise ConfigError(f"unknown budget {budget!r}: use one of {', '.join(BUDGET_NAMES)}")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(changes) - set(KNOBS))
+    if unknown:
+        raise ConfigError(f"unknown budget knob(s) {', '.join(unknown)}; known: {', '.join(KNOBS)}")
+    return replace(base, **changes) if changes else base

@@ -1,0 +1,144 @@
+"""The sufficiency critic (SIM-RAG): after each round, is what a chain holds enough to answer, or should
+it search again, and for what?
+
+`FeatureCritic` is cheap: a logistic score over features of the chain's state (an answer at all, the
+answer found in the evidence, the plan done, the chain asking for nothing more, evidence scores).
+`PromptedCritic` asks the LLM, all active chains in one batch, and falls back to the feature critic for a
+chain whose reply cannot be parsed. A trained critic implements the same protocol.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from reasoning.context import MethodContext
+from reasoning.evidence import EvidenceItem
+from reasoning.prompts import CRITIC, critic_prompt
+from reasoning.structured import call_json, field_float, field_str
+from reasoning.text import answer_in_text, answer_type_matches, is_unknown, normalize_answer
+
+
+@dataclass(frozen=True)
+class CriticInput:
+    chain: int
+    question: str
+    answer: str  # the chain's candidate answer ("" or "unknown" when it has none)
+    evidence: list[EvidenceItem]
+    plan_done: bool  # every sub-question has an answer
+    next_query: str  # what the chain itself asked to search next
+    round: int  # 1-based
+    max_rounds: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    sufficient: bool
+    confidence: float  # in [0, 1]: how sure the critic is that the answer is right and supported
+    missing: str  # what to search next when insufficient
+    critic: str
+    features: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "sufficient": self.sufficient,
+            "confidence": round(self.confidence, 4),
+            "missing": self.missing,
+            "critic": self.critic,
+            "features": {k: round(v, 4) for k, v in self.features.items()},
+        }
+
+
+class SufficiencyCritic(Protocol):
+    name: str
+
+    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]: ...
+
+
+def critic_features(item: CriticInput) -> dict[str, float]:
+    """Features of a chain's state, shared by the feature critic and trained critics."""
+    has_answer = not is_unknown(item.answer)
+    normalized = normalize_answer(item.answer)
+    texts = [" ".join(e.sentences) for e in item.evidence] + [e.passage.title for e in item.evidence]
+    scores = [e.score for e in item.evidence]
+    return {
+        "has_answer": float(has_answer),
+        "answer_in_evidence": float(has_answer and answer_in_text(item.answer, texts)),
+        "yes_no": float(normalized in ("yes", "no")),
+        "plan_done": float(item.plan_done),
+        "no_next_query": float(not item.next_query.strip()),
+        "top_score": max(scores, default=0.0),
+        "mean_score": sum(scores) / len(scores) if scores else 0.0,
+        "round_frac": item.round / max(1, item.max_rounds),
+        "evidence": min(1.0, len(item.evidence) / 10.0),
+        "answer_words": min(1.0, len(normalized.split()) / 8.0),
+        "type_mismatch": float(has_answer and not answer_type_matches(item.question, item.answer)),
+    }
+
+
+FEATURE_WEIGHTS: dict[str, float] = {
+    "has_answer": 1.6,
+    "answer_in_evidence": 1.5,
+    "yes_no": 1.0,
+    "plan_done": 0.8,
+    "no_next_query": 1.0,
+    "top_score": 1.0,
+    "answer_words": -0.5,
+    "type_mismatch": -5.0,
+}
+FEATURE_BIAS = -2.3
+
+
+class FeatureCritic:
+    name = "feature"
+
+    def __init__(self, weights: Mapping[str, float] | None = None, bias: float = FEATURE_BIAS, threshold: float = 0.5):
+        self.weights = dict(weights or FEATURE_WEIGHTS)
+        self.bias = bias
+        self.threshold = threshold
+
+    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
+        return [self.verdict(item) for item in inputs]
+
+    def verdict(self, item: CriticInput) -> Verdict:
+        features = critic_features(item)
+        z = self.bias + sum(w * features.get(name, 0.0) for name, w in self.weights.items())
+        confidence = 1.0 / (1.0 + math.exp(-z))
+        if not features["has_answer"]:
+            confidence = min(confidence, 0.2)
+        sufficient = confidence >= self.threshold
+        return Verdict(sufficient, confidence, "" if sufficient else item.next_query, self.name, features)
+
+
+class PromptedCritic:
+    name = "prompted"
+
+    def __init__(self, ctx: MethodContext, fallback: FeatureCritic | None = None) -> None:
+        self.ctx = ctx
+        self.fallback = fallback or FeatureCritic()
+
+    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
+        verdicts: list[Verdict | None] = [None] * len(inputs)
+        asked = [i for i, item in enumerate(inputs) if not is_unknown(item.answer)]
+        for i, item in enumerate(inputs):
+            if i not in asked:  # nothing to check: search again, no LLM call needed
+                verdicts[i] = self.fallback.verdict(item)
+        prompts = [
+            critic_prompt(inputs[i].question, [e.line() for e in inputs[i].evidence], inputs[i].answer) for i in asked
+        ]
+        replies = (
+            call_json(self.ctx, CRITIC, prompts, chains=[inputs[i].chain for i in asked], round=round) if asked else []
+        )
+        for i, reply in zip(asked, replies, strict=True):
+            item = inputs[i]
+            if reply is None or not isinstance(reply.get("sufficient"), bool):
+                verdicts[i] = self.fallback.verdict(item)
+                continue
+            features = critic_features(item)
+            sufficient = bool(reply["sufficient"])
+            confidence = field_float(reply, "confidence", 0.7 if sufficient else 0.3)
+            missing = field_str(reply, "missing", 120) or item.next_query
+            verdicts[i] = Verdict(sufficient, confidence, "" if sufficient else missing, self.name, features)
+        return [v for v in verdicts if v is not None]

@@ -1,0 +1,141 @@
+"""The reasoning loop with test-time search: decompose, then rounds of
+retrieve -> rerank -> reason -> critic over K chains (each round's LLM calls of all active chains go to the
+backend as one batch), then cross-chain verification and the answer.
+
+The same loop, with a narrower policy, is the `iterative` baseline (IRCoT / IterDRAG-style): one chain,
+no decomposition, no graph, relevance-only ranking, and it stops as soon as it has an answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from reasoning.chain import Chain, seed_chains
+from reasoning.chain_retrieval import ChainQuery, ChainRetriever
+from reasoning.context import MethodContext
+from reasoning.critic import CriticInput, FeatureCritic, PromptedCritic, SufficiencyCritic, Verdict
+from reasoning.decomposition import decompose
+from reasoning.evidence import PassageVectors
+from reasoning.explanation import result_of
+from reasoning.prompts import REASON, reason_prompt
+from reasoning.reranking import RELEVANCE_ONLY, MultiCriteriaReranker, RerankRequest, blend_weights
+from reasoning.result import AskResult
+from reasoning.structured import call_json
+from reasoning.verification import CrossChainVerifier
+
+
+@dataclass(frozen=True)
+class LoopPolicy:
+    method: str = "sleuth"
+    decompose: bool = True
+    use_graph: bool = True
+    multi_criteria: bool = True  # False: relevance only
+    stop_on_answer: bool = False  # the iterative baseline's rule, instead of a critic
+
+
+class AnswerPresentCritic:
+    """Sufficient as soon as the chain has an answer: the iterative baseline's stopping rule."""
+
+    name = "answer-present"
+
+    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
+        verdicts = []
+        for item in inputs:
+            has = bool(item.answer)
+            verdicts.append(Verdict(has, 0.6 if has else 0.0, "" if has else item.next_query, self.name))
+        return verdicts
+
+
+class ReasoningLoop:
+    def __init__(self, ctx: MethodContext, policy: LoopPolicy, critic: SufficiencyCritic | None = None) -> None:
+        self.ctx = ctx
+        self.policy = policy
+        self.budget = ctx.budget
+        self.retriever = ChainRetriever(ctx.resources, ctx.trace, use_graph=policy.use_graph)
+        self.vectors = PassageVectors(ctx.resources.bundle, ctx.resources.searcher.embedder)
+        self.critic = critic or self._default_critic()
+
+    def _default_critic(self) -> SufficiencyCritic:
+        if self.policy.stop_on_answer:
+            return AnswerPresentCritic()
+        if self.budget.critic == "prompted":
+            return PromptedCritic(self.ctx)
+        return FeatureCritic()
+
+    def run(self) -> AskResult:
+        ctx, budget = self.ctx, self.budget
+        ctx.trace.record("start", method=self.policy.method, question=ctx.question, budget=budget.to_json())
+        decomposition = decompose(
+            ctx,
+            self.retriever,
+            use_llm=self.policy.decompose,
+            with_criteria=self.policy.decompose and budget.llm_criteria,
+        )
+        weights = blend_weights(decomposition.criteria) if self.policy.multi_criteria else RELEVANCE_ONLY
+        reranker = MultiCriteriaReranker(
+            ctx, self.vectors, weights, question=ctx.question, llm_judge=self.policy.multi_criteria and budget.llm_judge
+        )
+        chains = seed_chains(ctx.question, decomposition, budget.chains if self.policy.decompose else 1)
+        for round in range(1, budget.max_rounds + 1):
+            active = [c for c in chains if c.active]
+            if not active:
+                break
+            ctx.check_cancelled()
+            self._round(active, reranker, round)
+        for chain in chains:
+            if chain.active:
+                chain.stop("max rounds")
+        return self._answer(chains)
+
+    def _round(self, active: list[Chain], reranker: MultiCriteriaReranker, round: int) -> None:
+        ctx, budget = self.ctx, self.budget
+        queries = [
+            ChainQuery(c.id, c.query(), c.anchors, c.held_rows, c.graph_weight if self.policy.use_graph else 0.0)
+            for c in active
+        ]
+        found = self.retriever.candidates(queries, budget.rerank_depth, round)
+        requests = [
+            RerankRequest(c.id, c.focus, c.pending(), candidates, list(c.evidence))
+            for c, candidates in zip(active, found, strict=True)
+        ]
+        ranked = reranker.rerank(requests, round)
+        for chain, candidates in zip(active, ranked, strict=True):
+            chain.add_evidence(candidates, budget.passages_per_round, round, self.vectors, budget.sentences_per_passage)
+        last = round == budget.max_rounds
+        prompts = [reason_prompt(ctx.question, c.lines(), c.plan, c.focus, last_round=last) for c in active]
+        reason = REASON
+        if budget.chains > 1 and self.policy.decompose:
+            reason = replace(REASON, temperature=0.3)  # sampling varies the chains too
+        with ctx.trace.stage("reason"):
+            replies = call_json(ctx, reason, prompts, chains=[c.id for c in active], round=round)
+        stepped = []
+        for chain, reply in zip(active, replies, strict=True):
+            if reply is None:
+                chain.stop("degraded: no usable LLM reply" if ctx.spending.can_afford(1, 0) else "budget cap")
+                continue
+            chain.apply(reply)
+            ctx.trace.record("reason", chain=chain.id, round=round, **reply)
+            stepped.append(chain)
+        if not stepped:
+            return
+        with ctx.trace.stage("critic"):
+            verdicts = self.critic.judge([c.critic_input(budget.max_rounds) for c in stepped], round)
+        for chain, verdict in zip(stepped, verdicts, strict=True):
+            chain.verdict = verdict
+            ctx.trace.record("critic", chain=chain.id, round=round, answer=chain.answer, **verdict.to_json())
+            if verdict.sufficient:
+                chain.stop("sufficient")
+
+    def _answer(self, chains: list[Chain]) -> AskResult:
+        ctx = self.ctx
+        ctx.trace.record("chains", chains=[c.to_json() for c in chains])
+        verifier = CrossChainVerifier(ctx, llm_check=self.budget.verify and self.policy.decompose)
+        verified = verifier.verify(chains)
+        by_id = {c.id: c for c in chains}
+        winner = by_id.get(verified.chain) if verified.chain is not None else max(chains, key=lambda c: len(c.evidence))
+        cited_rows = {e.row for e in winner.evidence} if winner is not None else set()
+        paths = self.retriever.paths_for(winner.id, cited_rows) if winner is not None else []
+        return result_of(
+            ctx, self.policy.method, verified.answer, winner, chains, confidence=verified.confidence, graph_paths=paths
+        )

@@ -1,0 +1,202 @@
+"""The prompts of every LLM call, and their JSON schemas.
+
+On a CPU the prompt is the cost, so prompts are small and built to share prefixes: every call starts
+with the same system message (its worked examples are read once per process, then reused from the KV
+cache), then the question, then the evidence in the order a chain gathered it (append-only, so round
+r+1 reuses round r's prefix), and only then the part that differs by task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from reasoning.llm.protocol import ChatMessage
+from reasoning.structured import JsonCall, object_schema
+
+SYSTEM = """You answer questions about a document collection from numbered evidence.
+Rules: use only the evidence; if it does not contain the answer, the answer is "unknown". Answers are as short \
+as possible: a name, a date, a number, a short phrase, or yes/no for yes/no questions. Cite evidence as [n]. \
+Reply with one JSON object only.
+
+Examples of the tasks:
+Question: Who directed the film that won Best Picture in 1998?
+Task plan -> {"sub_questions": ["Which film won Best Picture in 1998?", "Who directed #1?"]}
+Question: Which was founded first, Acme or Globex?
+Task plan -> {"sub_questions": ["When was Acme founded?", "When was Globex founded?"]}
+Question: Who directed the film that won Best Picture in 1998?
+Evidence: [1] Titanic (1997 film): Titanic won Best Picture at the 1998 Academy Awards.
+Task answer -> {"facts": "Titanic won in 1998 [1]; its director is not given.", "answer": "unknown", \
+"next_query": "Titanic 1997 film director"}
+Question: Which was founded first, Acme or Globex?
+Evidence: [1] Acme: Acme was founded in 1950. [2] Globex: Globex, founded in 1962, makes tools.
+Task answer -> {"facts": "Acme was founded in 1950 [1], Globex in 1962 [2].", "answer": "Acme", "next_query": ""}"""
+
+ANSWER_STYLE = "Give the shortest answer: a name, date, number or short phrase; yes or no for yes/no questions."
+
+
+def chat(user: str) -> list[ChatMessage]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+@dataclass(frozen=True)
+class EvidenceLine:
+    number: int
+    title: str
+    text: str
+
+    def render(self) -> str:
+        return f"[{self.number}] {self.title}: {self.text}"
+
+
+def evidence_block(lines: Sequence[EvidenceLine]) -> str:
+    if not lines:
+        return "Evidence: none yet.\n"
+    return "Evidence:\n" + "\n".join(line.render() for line in lines) + "\n"
+
+
+# --- decomposition ------------------------------------------------------------------------------------
+
+CRITERIA = ("relevance", "specificity", "novelty", "bridge", "graph")
+
+DECOMPOSE = JsonCall(
+    "decompose",
+    object_schema({"sub_questions": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 4}}),
+    max_tokens=96,
+)
+DECOMPOSE_WITH_CRITERIA = JsonCall(
+    "decompose",
+    object_schema(
+        {
+            "sub_questions": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 4},
+            "criteria": object_schema({c: {"type": "number"} for c in CRITERIA}),
+        }
+    ),
+    max_tokens=150,
+)
+
+
+def decompose_prompt(question: str, *, with_criteria: bool) -> list[ChatMessage]:
+    task = (
+        "Task plan: split the question into 1-4 simple sub-questions, each about one entity, in the order they "
+        "must be answered; refer to the answer of sub-question k as #k."
+    )
+    if with_criteria:
+        task += (
+            " Also weigh, from 0 to 1, what evidence for this question needs: relevance (on topic), specificity "
+            "(states a precise fact), novelty (new information), bridge (links to the next entity), graph "
+            "(connected to the named entities)."
+        )
+    return chat(f"Question: {question}\n{task}")
+
+
+# --- one reasoning step of a chain --------------------------------------------------------------------
+
+
+REASON = JsonCall(
+    "reason",
+    object_schema(
+        {
+            "facts": {"type": "string", "maxLength": 300},
+            "answer": {"type": "string", "maxLength": 60},
+            "next_query": {"type": "string", "maxLength": 120},
+        }
+    ),
+    max_tokens=128,
+)
+
+
+def reason_prompt(
+    question: str, evidence: Sequence[EvidenceLine], plan: Sequence[str], focus: str, *, last_round: bool
+) -> list[ChatMessage]:
+    steps = "\n".join(f"{i}. {step}" for i, step in enumerate(plan, start=1))
+    final = (
+        "This is the last round: give your best answer from the evidence."
+        if last_round
+        else 'If the evidence is not enough, answer is "unknown".'
+    )
+    task = (
+        f"Plan:\n{steps}\nNow looking for: {focus}\n"
+        "Task answer: facts states what the evidence says for the plan, citing [n]; answer answers the question. "
+        f"{final} next_query is a short search query for the missing fact (empty if answered). " + ANSWER_STYLE
+    )
+    return chat(f"Question: {question}\n{evidence_block(evidence)}{task}")
+
+
+# --- the critic -----------------------------------------------------------------------------------------
+
+CRITIC = JsonCall(
+    "critic",
+    object_schema(
+        {
+            "sufficient": {"type": "boolean"},
+            "confidence": {"type": "number"},
+            "missing": {"type": "string", "maxLength": 120},
+        }
+    ),
+    max_tokens=60,
+)
+
+
+def critic_prompt(question: str, evidence: Sequence[EvidenceLine], answer: str) -> list[ChatMessage]:
+    task = (
+        f'Candidate answer: "{answer}".\nTask check: does the evidence fully support this answer to the '
+        "question, every hop included? sufficient is true or false; confidence from 0 to 1; missing is a short "
+        "search query for what is still missing (empty if nothing)."
+    )
+    return chat(f"Question: {question}\n{evidence_block(evidence)}{task}")
+
+
+# --- verification -------------------------------------------------------------------------------------
+
+VERIFY = JsonCall(
+    "verify",
+    object_schema({"supported": {"type": "boolean"}, "answer": {"type": "string", "maxLength": 80}}),
+    max_tokens=48,
+)
+
+
+def verify_prompt(question: str, evidence: Sequence[EvidenceLine], answer: str) -> list[ChatMessage]:
+    task = (
+        f'Proposed answer: "{answer}".\nTask verify: is the proposed answer correct according to the evidence? '
+        "supported is true or false; answer is the correct short answer from the evidence (the proposed one if "
+        'supported, "unknown" if the evidence does not say). ' + ANSWER_STYLE
+    )
+    return chat(f"Question: {question}\n{evidence_block(evidence)}{task}")
+
+
+# --- LLM-judged reranking -----------------------------------------------------------------------------
+
+JUDGE = JsonCall(
+    "judge",
+    object_schema({"scores": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 3}}}),
+    max_tokens=64,
+)
+
+
+def judge_prompt(question: str, sub_question: str, candidates: Sequence[EvidenceLine]) -> list[ChatMessage]:
+    task = (
+        f"Sub-question: {sub_question}\nTask judge: score each candidate [n] in order from 0 (useless) to 3 (states "
+        "the fact the sub-question needs), one integer per candidate."
+    )
+    return chat(f"Question: {question}\nCandidates:\n" + "\n".join(c.render() for c in candidates) + f"\n{task}")
+
+
+# --- reading (rag, ppr, direct) -------------------------------------------------------------------------
+
+READ = JsonCall(
+    "read",
+    object_schema({"facts": {"type": "string", "maxLength": 300}, "answer": {"type": "string", "maxLength": 60}}),
+    max_tokens=120,
+)
+
+
+def read_prompt(question: str, evidence: Sequence[EvidenceLine] | None) -> list[ChatMessage]:
+    if evidence is None:
+        task = "There is no evidence: answer from what you know. facts is one short sentence. " + ANSWER_STYLE
+        return chat(f"Question: {question}\nTask read: {task}")
+    task = (
+        "Task read: state the facts the evidence gives for the question, citing [n], then the answer "
+        '("unknown" if the evidence is not enough). ' + ANSWER_STYLE
+    )
+    return chat(f"Question: {question}\n{evidence_block(evidence)}{task}")
