@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from api import cli_bench, cli_eval, cli_graph, cli_index, cli_service
+from api import cli_ask, cli_bench, cli_eval, cli_graph, cli_index, cli_service
 from retrieval.errors import SleuthError
 
 log = logging.getLogger("sleuth")
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_index.add_index_commands(commands)
     cli_index.add_search_command(commands)
     cli_graph.add_graph_commands(commands)
+    cli_ask.add_ask_command(commands)
     cli_index.add_demo_command(commands)
     cli_bench.add_bench_command(commands)
     cli_eval.add_eval_command(commands)

@@ -11,7 +11,7 @@ from typing import Any
 from api.cli_graph import add_graph_options, stage_from_args
 from api.cli_output import format_bytes, print_json
 from api.progress_bars import TerminalProgress
-from kg.graph_search import ALL_MODES, GRAPH_MODES, GraphIndex, GraphSearcher
+from kg.graph_search import ALL_MODES, GRAPH_MODES, GraphSearcher, graph_index_with_ner
 from kg.graph_stage import graph_stage
 from retrieval.bm25_index import BM25Config
 from retrieval.builder import BuildOptions, build_index
@@ -98,7 +98,7 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
 
 
 def add_demo_command(commands: argparse._SubParsersAction) -> None:
-    demo = commands.add_parser("demo", help="build an index of the bundled sample corpus and search it")
+    demo = commands.add_parser("demo", help="build an index of the sample corpus, search it, answer a question")
     demo.add_argument("--dir", type=Path, default=Path(".sleuth/demo-index"), help="where to put the index")
     demo.set_defaults(handler=run_demo)
 
@@ -149,7 +149,7 @@ def run_info(args: argparse.Namespace) -> int:
 def run_search(args: argparse.Namespace) -> int:
     searcher = GraphSearcher(
         Searcher(IndexBundle.open(args.index), hybrid=HybridConfig(fusion=args.fusion)),
-        graph_loader=spacy_graph_index,
+        graph_loader=graph_index_with_ner,
     )
     if args.mode in GRAPH_MODES:
         _ = searcher.graph_index  # load the graph first, so that "seconds" is the query's own time
@@ -167,13 +167,6 @@ def run_search(args: argparse.Namespace) -> int:
         text = hit.passage.text if len(hit.passage.text) <= 160 else hit.passage.text[:157] + "..."
         print(f"{hit.rank:>3}. [{hit.score:.4f}] {hit.passage.title} ({hit.passage.doc_id})\n     {text}")
     return 0
-
-
-def spacy_graph_index(bundle: IndexBundle) -> GraphIndex:
-    """The graph of a bundle, with spaCy NER for linking question mentions by similarity."""
-    from kg.ner import SpacyEntityExtractor
-
-    return GraphIndex(bundle, extractor=SpacyEntityExtractor())
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -194,13 +187,27 @@ def run_demo(args: argparse.Namespace) -> int:
             )
     bundle = IndexBundle.open(directory)
     _print_summary(bundle.manifest, directory)
-    searcher = GraphSearcher(Searcher(bundle, embedder=embedder), graph_loader=spacy_graph_index)
+    searcher = GraphSearcher(Searcher(bundle, embedder=embedder), graph_loader=graph_index_with_ner)
     for query in DEMO_QUERIES:
         print(f"\n{query}")
         for mode in ALL_MODES:
             result = searcher.search(query, mode, 3)
             titles = "; ".join(f"{h.passage.title} ({h.score:.3f})" for h in result.hits)
             print(f"  {mode:>12} -> {titles}")
+    return _demo_ask(directory, embedder)
+
+
+DEMO_QUESTION = "Were Scott Derrickson and Ed Wood of the same nationality?"
+
+
+def _demo_ask(directory: Path, embedder: SentenceTransformerEmbedder) -> int:
+    """Answer one two-hop question with the CPU model at the fast budget."""
+    from api.cli_ask import print_answer
+    from reasoning.system import SleuthSystem
+
+    print(f"\nsleuth ask {DEMO_QUESTION!r} --budget fast  (the CPU model; about half a minute)")
+    system = SleuthSystem(embedder=embedder)
+    print_answer(system.ask(DEMO_QUESTION, directory, method="sleuth", budget="fast"))
     return 0
 
 

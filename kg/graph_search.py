@@ -80,6 +80,13 @@ class GraphIndex:
         self.linker = EntityLinker(self.graph, names, extractor)
 
 
+def graph_index_with_ner(bundle: IndexBundle) -> GraphIndex:
+    """The graph of a bundle, with spaCy NER for linking question mentions by name similarity."""
+    from kg.ner import SpacyEntityExtractor
+
+    return GraphIndex(bundle, extractor=SpacyEntityExtractor())
+
+
 class GraphSearcher:
     """All five search modes over one bundle; the graph loads on the first graph query."""
 

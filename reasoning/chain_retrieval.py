@@ -65,6 +65,7 @@ class ChainRetriever:
                     round=round,
                     query=query.query,
                     anchors=list(query.anchors),
+                    graph_weight=query.graph_weight,
                     sizes={name: len(rows) for name, rows in lists.items()},
                     hits=[{"passage_id": c.passage.id, "title": c.passage.title, "ranks": c.ranks} for c in found[-1]],
                 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kg.graph_search import GraphSearcher
+from kg.graph_search import GraphIndex, GraphSearcher, graph_index_with_ner
 from reasoning.budget import Budget, resolve_budget
 from reasoning.context import CancelledError, MethodContext
 from reasoning.llm.accounting import MeteredBackend, UsageLedger
@@ -55,12 +55,14 @@ class SleuthSystem:
         backend: LLMBackend | None = None,
         embedder: Embedder | None = None,
         embedder_factory: Callable[[str], Embedder] = SentenceTransformerEmbedder,
+        graph_loader: Callable[[IndexBundle], GraphIndex] = graph_index_with_ner,
     ) -> None:
         self.config = config or SystemConfig()
         self.ledger = UsageLedger()
         self._backend = MeteredBackend(backend, self.ledger) if backend is not None else None
         self._embedder = embedder
         self._embedder_factory = embedder_factory
+        self._graph_loader = graph_loader
         self._indexes: dict[Path, IndexResources] = {}
         self._lock = threading.Lock()
 
@@ -86,7 +88,9 @@ class SleuthSystem:
                     self._embedder = embedder
                 searcher = Searcher(bundle, embedder=embedder)
                 built = bool((bundle.manifest.data.get("graph") or {}).get("built"))
-                self._indexes[key] = IndexResources(bundle, searcher, GraphSearcher(searcher) if built else None)
+                self._indexes[key] = IndexResources(
+                    bundle, searcher, GraphSearcher(searcher, graph_loader=self._graph_loader) if built else None
+                )
             return self._indexes[key]
 
     def forget_index(self, directory: Path | str) -> None:

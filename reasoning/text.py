@@ -10,6 +10,7 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
 _CITE = re.compile(r"\[(\d{1,3})\]")
+_CITE_WITH_SPACE = re.compile(r"(\s*)\[(\d{1,3})\]")
 UNKNOWN_ANSWERS = frozenset({"", "unknown", "none", "n/a", "no answer", "not mentioned", "insufficient evidence"})
 
 _STOP_WORDS = """a an the of in on at to for from by with and or but is are was were be been being do does did has
@@ -46,13 +47,13 @@ def cited_numbers(text: str) -> list[int]:
 
 
 def replace_citations(text: str, mapping: dict[int, int]) -> str:
-    """Renumber [n] citations by `mapping`; citations not in it are dropped."""
+    """Renumber [n] citations by `mapping`; citations not in it are dropped with the space before them."""
 
     def swap(match: re.Match[str]) -> str:
-        new = mapping.get(int(match.group(1)))
-        return f"[{new}]" if new is not None else ""
+        new = mapping.get(int(match.group(2)))
+        return f"{match.group(1)}[{new}]" if new is not None else ""
 
-    return re.sub(r"\s*\[\]", "", _CITE.sub(swap, text)).strip()
+    return _CITE_WITH_SPACE.sub(swap, text).strip()
 
 
 def answer_in_text(answer: str, texts: Iterable[str]) -> bool:

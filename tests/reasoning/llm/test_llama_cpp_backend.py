@@ -143,7 +143,7 @@ def small_model() -> Iterator[LlamaCppBackend]:
     from reasoning.llm.model_files import MODELS, default_model_cache, ensure_model_file
 
     try:
-        path = ensure_model_file(MODELS["qwen2.5-coder-0.5b"], default_model_cache())
+        path = ensure_model_file(MODELS["qwen2.5-coder-1.5b"], default_model_cache())
     except ModelNotInstalledError as exc:
         pytest.skip(str(exc))
     backend = LlamaCppBackend(path, n_ctx=2048, n_threads=2)

@@ -1,0 +1,104 @@
+"""`sleuth ask`: answer one question over an index with a method at a budget."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from api.cli_output import print_json
+from reasoning.budget import BUDGET_NAMES
+from reasoning.llm.factory import DEFAULT_BACKEND
+from reasoning.methods import METHODS
+from reasoning.result import AskResult
+
+
+def add_ask_command(commands: argparse._SubParsersAction) -> None:
+    ask = commands.add_parser("ask", help="answer a question over an index")
+    ask.add_argument("question", metavar="QUESTION")
+    ask.add_argument("--index", required=True, type=Path, metavar="DIR")
+    ask.add_argument("--method", choices=METHODS, default="sleuth", help="sleuth (default) or a baseline")
+    ask.add_argument("--budget", choices=BUDGET_NAMES, default="balanced", help="compute budget preset")
+    ask.add_argument("--json", action="store_true", help="print the answer, citations, cost and trace as JSON")
+    ask.add_argument("--trace", type=Path, metavar="FILE", help="write the whole result with its trace to FILE")
+    ask.add_argument("--llm", default=DEFAULT_BACKEND, metavar="SPEC", help=f"LLM backend (default {DEFAULT_BACKEND})")
+    ask.add_argument("--n-ctx", type=int, default=None, help="llama.cpp context window (default 4096)")
+    ask.add_argument("--max-question-chars", type=int, default=1000, help="longest question accepted")
+    ask.add_argument("--seed", type=int, default=0)
+    knobs = ask.add_argument_group("budget knobs (override the preset)")
+    knobs.add_argument("--chains", type=int)
+    knobs.add_argument("--max-rounds", type=int)
+    knobs.add_argument("--passages-per-round", type=int)
+    knobs.add_argument("--rerank-depth", type=int)
+    knobs.add_argument("--critic", choices=("feature", "prompted", "trained"))
+    knobs.add_argument("--llm-criteria", action=argparse.BooleanOptionalAction, default=None)
+    knobs.add_argument("--llm-judge", action=argparse.BooleanOptionalAction, default=None)
+    knobs.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None)
+    knobs.add_argument("--max-llm-calls", type=int)
+    knobs.add_argument("--max-tokens", type=int, help="prompt + completion tokens per question")
+    ask.set_defaults(handler=run_ask)
+
+
+KNOB_ARGS = (
+    "chains",
+    "max_rounds",
+    "passages_per_round",
+    "rerank_depth",
+    "critic",
+    "llm_criteria",
+    "llm_judge",
+    "verify",
+    "max_llm_calls",
+    "max_tokens",
+)
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    from reasoning.system import SleuthSystem, SystemConfig
+
+    options: dict[str, Any] = {} if args.n_ctx is None else {"n_ctx": args.n_ctx}
+    config = SystemConfig(llm=args.llm, llm_options=options, max_question_chars=args.max_question_chars, seed=args.seed)
+    system = SleuthSystem(config)
+    question = system.check_question(args.question)  # fails before any model loads
+    system.index(args.index)
+    overrides = {name: getattr(args, name) for name in KNOB_ARGS}
+    result = system.ask(question, args.index, method=args.method, budget=args.budget, overrides=overrides)
+    if args.trace is not None:
+        write_json_atomically(args.trace, result.to_json())
+    if args.json:
+        print_json(result.to_json())
+    else:
+        print_answer(result)
+    return 0
+
+
+def print_answer(result: AskResult) -> None:
+    print(result.answer)
+    if result.explanation:
+        print(f"\n{result.explanation}")
+    for citation in result.citations:
+        print(f"  [{citation.number}] {citation.title} ({citation.passage_id})")
+    for path in result.graph_paths[:3]:
+        print(f"  path: {path}")
+    cost = result.cost
+    print(
+        f"\n{result.method} at {result.budget}: {cost.llm_calls} LLM calls, {cost.prompt_tokens} prompt + "
+        f"{cost.completion_tokens} completion tokens, {cost.seconds:.1f} s, confidence {result.confidence:.2f}",
+        file=sys.stderr,
+    )
+
+
+def write_json_atomically(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, ensure_ascii=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,75 @@
+"""Scripted replies and a system over the small test graph, for unit tests of the reasoning loop."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kg.graph_search import GraphIndex
+from reasoning.llm.scripted import Matcher, Reply, ScriptedLLM
+from reasoning.system import SleuthSystem, SystemConfig
+from tests.fakes import HashingEmbedder
+
+PLAN = "Task plan: split"
+STEP = "Task answer: facts"
+CHECK = "Task check:"
+VERIFY = "Task verify:"
+JUDGE = "Task judge:"
+READ = "Task read:"
+
+QUESTION = "In which city is the company founded by Alice Smith based?"
+
+
+def reply(**fields: Any) -> str:
+    return json.dumps(fields)
+
+
+def plan(*steps: str, criteria: dict[str, float] | None = None) -> str:
+    return reply(sub_questions=list(steps), **({"criteria": criteria} if criteria else {}))
+
+
+def step(answer: str = "unknown", facts: str = "", next_query: str = "") -> str:
+    return reply(facts=facts, answer=answer, next_query=next_query)
+
+
+DEFAULT_RULES: list[tuple[Matcher, Reply]] = [
+    (PLAN, plan("Which company did Alice Smith found?", "Where is #1 based?")),
+    (STEP, step("Berlin", "Alice Smith founded Acme Corp [1]; Acme is based in Berlin [2].")),
+    (CHECK, reply(sufficient=True, confidence=0.9, missing="")),
+    (VERIFY, reply(supported=True, answer="Berlin")),
+    (JUDGE, reply(scores=[3, 2, 1, 0, 0, 0])),
+    (READ, reply(facts="Acme is based in Berlin [1].", answer="Berlin")),
+]
+
+
+def scripted(rules: Sequence[tuple[Matcher, Reply]] = ()) -> ScriptedLLM:
+    """Rules given first win over the defaults."""
+    return ScriptedLLM([*rules, *DEFAULT_RULES], default=None)
+
+
+def make_system(llm: ScriptedLLM, **config: Any) -> SleuthSystem:
+    return SleuthSystem(
+        SystemConfig(llm="scripted", **config),
+        backend=llm,
+        embedder=HashingEmbedder(),
+        graph_loader=lambda bundle: GraphIndex(bundle),
+    )
+
+
+def purposes(trace: dict[str, Any]) -> list[str]:
+    return [e["purpose"] for e in trace["events"] if e["stage"] == "llm"]
+
+
+def stages(trace: dict[str, Any]) -> list[str]:
+    return [e["stage"] for e in trace["events"]]
+
+
+def index_without_graph(tmp_path: Path) -> Path:
+    from retrieval.builder import build_index
+    from tests.conftest import DOCS, write_jsonl
+
+    dump = write_jsonl(tmp_path / "docs.jsonl", DOCS)
+    build_index([dump], tmp_path / "plain", HashingEmbedder())
+    return tmp_path / "plain"

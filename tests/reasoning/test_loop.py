@@ -1,0 +1,209 @@
+"""The reasoning loop end to end with a scripted LLM over the small test graph."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from reasoning.llm.protocol import LLMTimeoutError
+from reasoning.system import CancelledError
+from retrieval.errors import ConfigError
+from tests.reasoning.scripts import (
+    CHECK,
+    PLAN,
+    QUESTION,
+    STEP,
+    VERIFY,
+    index_without_graph,
+    make_system,
+    plan,
+    purposes,
+    reply,
+    scripted,
+    stages,
+    step,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def test_fast_budget_answers_with_citations_cost_and_trace(graph_index_dir: Path) -> None:
+    llm = scripted()
+    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast")
+    out = result.to_json()
+    assert result.answer == "Berlin" and not result.abstained
+    assert purposes(out["trace"]) == ["decompose", "reason"]  # the feature critic needs no LLM call
+    assert out["cost"]["llm_calls"] == 2 == llm.batch_calls
+    assert out["cost"]["prompt_tokens"] > 0 and out["cost"]["completion_tokens"] > 0
+    assert [c["n"] for c in out["citations"]] == [1, 2]
+    assert "[1]" in result.explanation and "[2]" in result.explanation
+    assert {"link", "decompose", "retrieve", "rerank", "reason", "critic", "verify", "answer"} <= set(
+        stages(out["trace"])
+    )
+    assert json.loads(json.dumps(out))  # JSON-serialisable as a whole
+    decomposition = next(e for e in out["trace"]["events"] if e["stage"] == "decompose")
+    assert decomposition["sub_questions"][0]["entities"][0]["name"] == "Alice Smith"  # entity-grounded
+
+
+def test_each_round_sends_all_active_chains_as_one_batch(graph_index_dir: Path) -> None:
+    llm = scripted([(STEP, step("unknown", next_query="Acme Corporation city"))])
+    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides={"chains": 3, "max_rounds": 2})
+    reason_calls = [c for c in llm.calls if "Task answer: facts" in json.dumps(c.prompts[0])]
+    assert [len(c.prompts) for c in reason_calls] == [3, 3]
+    assert result.abstained and result.answer == "insufficient evidence"
+    abstain = [e for e in result.trace.to_json()["events"] if e["stage"] == "abstain"]
+    assert abstain and "no chain" in abstain[0]["reason"]
+
+
+def test_chains_are_seeded_differently(graph_index_dir: Path) -> None:
+    llm = scripted()
+    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides={"chains": 3, "max_rounds": 1})
+    retrieves = [e for e in result.trace.to_json()["events"] if e["stage"] == "retrieve" and "chain" in e]
+    assert len({e["query"] for e in retrieves}) >= 2  # the question vs its first sub-question
+    assert len({(e["query"], tuple(e["anchors"]), e["graph_weight"]) for e in retrieves}) == 3
+
+
+def test_balanced_uses_prompted_critic_llm_criteria_and_verification(graph_index_dir: Path) -> None:
+    criteria = {"relevance": 0.2, "specificity": 0.9, "novelty": 0.5, "bridge": 0.8, "graph": 0.1}
+    llm = scripted([(PLAN, plan("Which company did Alice Smith found?", "Where is #1 based?", criteria=criteria))])
+    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="balanced")
+    trace = result.trace.to_json()
+    assert purposes(trace) == ["decompose", "reason", "critic", "verify"]
+    weights = next(e for e in trace["events"] if e["stage"] == "rerank")["weights"]
+    assert weights["specificity"] > 0.1  # moved towards the LLM's weights
+    assert result.answer == "Berlin" and result.confidence > 0.5
+
+
+def test_thorough_has_the_llm_judge_candidates(graph_index_dir: Path) -> None:
+    llm = scripted()
+    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="thorough", overrides={"chains": 2})
+    ranked = next(e for e in result.trace.to_json()["events"] if e["stage"] == "rerank")["ranked"]
+    assert "judge" in ranked[0]["criteria"]
+    assert purposes(result.trace.to_json()).count("judge") >= 1
+
+
+def test_insufficient_verdict_searches_again_for_what_is_missing(graph_index_dir: Path) -> None:
+    llm = scripted(
+        [
+            (STEP, ["{}"]),  # replaced below
+        ]
+    )
+    replies = iter([step("unknown", "Alice founded Acme [1].", "Acme Corporation headquarters"), step("Berlin")])
+    llm.rules[0] = (STEP, lambda _: next(replies))
+    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast")
+    events = result.trace.to_json()["events"]
+    queries = [e["query"] for e in events if e["stage"] == "retrieve"]
+    assert queries[1] == "Acme Corporation headquarters"
+    critic = [e["sufficient"] for e in events if e["stage"] == "critic"]
+    assert critic == [False, True] and result.answer == "Berlin"
+
+
+def test_malformed_json_is_repaired_or_retried_then_the_chain_degrades(graph_index_dir: Path) -> None:
+    repaired = scripted([(STEP, '```json\n{"facts": "x [1]", "answer": "Berlin", "next_query": "",}\n```')])
+    assert make_system(repaired).ask(QUESTION, graph_index_dir, budget="fast").answer == "Berlin"
+
+    broken = scripted([(STEP, "I think the answer is Berlin")])
+    result = make_system(broken).ask(QUESTION, graph_index_dir, budget="fast")
+    trace = result.trace.to_json()
+    assert purposes(trace) == ["decompose", "reason", "reason"]  # one retry
+    assert "degraded" in stages(trace) and result.abstained
+    chains = next(e for e in trace["events"] if e["stage"] == "chains")["chains"]
+    assert chains[0]["stop_reason"].startswith("degraded")
+
+
+def test_llm_errors_degrade_instead_of_failing(graph_index_dir: Path) -> None:
+    llm = scripted()
+    llm.fail_on_call(2, LLMTimeoutError("slow"))
+    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast")
+    errors = [e for e in result.trace.to_json()["events"] if e["stage"] == "llm_error"]
+    assert errors[0]["code"] == "timeout" and result.cost.failed_llm_calls == 1
+
+
+def test_caps_on_llm_calls_and_tokens_are_hard(graph_index_dir: Path) -> None:
+    llm = scripted([(STEP, step("unknown", next_query="more"))])
+    result = make_system(llm).ask(
+        QUESTION, graph_index_dir, budget="thorough", overrides={"max_llm_calls": 3, "chains": 2}
+    )
+    assert result.cost.llm_calls <= 3 == llm.batch_calls
+    assert "budget" in stages(result.trace.to_json())
+    tight = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="fast", overrides={"max_tokens": 50})
+    assert tight.cost.llm_calls == 0 and tight.abstained
+
+
+def test_citations_outside_the_evidence_are_dropped(graph_index_dir: Path) -> None:
+    llm = scripted([(STEP, step("Berlin", "Acme is in Berlin [2]; see also [9]."))])
+    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast")
+    assert "[9]" not in result.explanation and "[1]" in result.explanation
+    assert len(result.citations) == 1
+
+
+def test_contradicting_chains_are_detected_and_the_supported_answer_wins(graph_index_dir: Path) -> None:
+    answers = iter(["Paris", "Berlin"])
+    llm = scripted([(STEP, lambda _: step(next(answers), "facts [1]"))])
+    result = make_system(llm).ask(
+        QUESTION, graph_index_dir, budget="fast", overrides={"chains": 2, "max_rounds": 1, "passages_per_round": 5}
+    )
+    verify = next(e for e in result.trace.to_json()["events"] if e["stage"] == "verify")
+    assert len(verify["groups"]) == 2
+    assert result.answer in ("Paris", "Berlin")
+
+
+def test_verification_rejects_and_abstains_when_nothing_supports(graph_index_dir: Path) -> None:
+    llm = scripted([(STEP, step("Tokyo", "facts")), (VERIFY, reply(supported=False, answer="unknown"))])
+    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="balanced", overrides={"chains": 1})
+    assert result.abstained and result.answer == "insufficient evidence"
+
+
+def test_index_without_graph_skips_graph_steps(tmp_path: Path) -> None:
+    llm = scripted()
+    result = make_system(llm).ask(QUESTION, index_without_graph(tmp_path), budget="fast")
+    events = result.trace.to_json()["events"]
+    link = next(e for e in events if e["stage"] == "link")
+    assert link["graph"] is False and "no knowledge graph" in link["note"]
+    assert all(set(e["sizes"]) == {"hybrid"} for e in events if e["stage"] == "retrieve")
+    assert result.answer == "Berlin"
+
+
+def test_bad_questions_and_settings_are_refused(graph_index_dir: Path) -> None:
+    system = make_system(scripted(), max_question_chars=40)
+    with pytest.raises(ConfigError, match="empty"):
+        system.ask("   ", graph_index_dir)
+    with pytest.raises(ConfigError, match="limit is 40"):
+        system.ask("x" * 41, graph_index_dir)
+    with pytest.raises(ConfigError, match="unknown method"):
+        system.ask("Who?", graph_index_dir, method="magic")
+    with pytest.raises(ConfigError, match="unknown budget"):
+        system.ask("Who?", graph_index_dir, budget="huge")
+    with pytest.raises(ConfigError, match="chains"):
+        system.ask("Who?", graph_index_dir, overrides={"chains": 0})
+
+
+def test_cancel_stops_the_run(graph_index_dir: Path) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(CancelledError):
+        make_system(scripted()).ask(QUESTION, graph_index_dir, cancel=cancel)
+
+
+def test_listener_sees_events_as_they_happen(graph_index_dir: Path) -> None:
+    seen: list[str] = []
+    make_system(scripted()).ask(QUESTION, graph_index_dir, budget="fast", listener=lambda e: seen.append(e.stage))
+    assert seen[0] == "start" and seen[-1] == "answer"
+
+
+def test_runs_are_deterministic(graph_index_dir: Path) -> None:
+    def run() -> dict[str, object]:
+        out = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="balanced").to_json()
+        return {k: v for k, v in out.items() if k not in ("trace", "cost")}
+
+    assert run() == run()
+
+
+def test_prompted_critic_falls_back_to_features_on_bad_json(graph_index_dir: Path) -> None:
+    llm = scripted([(CHECK, "not json at all")])
+    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="balanced", overrides={"verify": False})
+    critic = next(e for e in result.trace.to_json()["events"] if e["stage"] == "critic")
+    assert critic["critic"] == "feature" and result.answer == "Berlin"
