@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from api.cli_output import print_json
-from reasoning.budget import BUDGET_NAMES
+from reasoning.budget import BUDGET_NAMES, resolve_budget
 from reasoning.llm.factory import DEFAULT_BACKEND
 from reasoning.methods import METHODS
 from reasoning.result import AskResult
@@ -63,9 +63,10 @@ def run_ask(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {} if args.n_ctx is None else {"n_ctx": args.n_ctx}
     config = SystemConfig(llm=args.llm, llm_options=options, max_question_chars=args.max_question_chars, seed=args.seed)
     system = SleuthSystem(config)
-    question = system.check_question(args.question)  # fails before any model loads
-    system.index(args.index)
+    question = system.check_question(args.question)  # bad input fails before any model loads
     overrides = {name: getattr(args, name) for name in KNOB_ARGS}
+    resolve_budget(args.budget, **overrides)
+    system.index(args.index)
     result = system.ask(question, args.index, method=args.method, budget=args.budget, overrides=overrides)
     if args.trace is not None:
         write_json_atomically(args.trace, result.to_json())

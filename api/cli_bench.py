@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from api.cli_output import print_json
@@ -13,6 +13,7 @@ from api.progress_bars import TerminalProgress
 from evaluation.benchmarks import (
     bm25_speed,
     build_throughput,
+    chain_batching,
     graph_build,
     graph_latency,
     retrieval_recall,
@@ -20,13 +21,17 @@ from evaluation.benchmarks import (
 )
 from evaluation.benchmarks.common import BenchContext, write_figures
 
-BENCHMARKS: dict[str, ModuleType] = {
+BENCHMARKS: dict[str, ModuleType | SimpleNamespace] = {
     "build": build_throughput,
     "bm25": bm25_speed,
     "latency": search_latency,
     "recall": retrieval_recall,
     "graph": graph_build,
     "ppr": graph_latency,
+    "chains": chain_batching,
+    "chains-cpu": SimpleNamespace(
+        run=lambda ctx: chain_batching.run(ctx, real_cpu=True), render=chain_batching.render
+    ),  # also on the in-process CPU model (minutes)
 }
 
 

@@ -18,7 +18,7 @@ from reasoning.decomposition import Decomposition
 from reasoning.evidence import Candidate, EvidenceItem, PassageVectors, best_sentences
 from reasoning.prompts import EvidenceLine
 from reasoning.structured import field_str
-from reasoning.text import is_unknown, replace_citations
+from reasoning.text import clean_answer, is_unknown, replace_citations
 
 _PLACEHOLDER = re.compile(r"#(\d)")
 
@@ -94,7 +94,7 @@ class Chain:
         facts = field_str(reply, "facts", 400)
         if facts:  # a citation of a passage the chain does not hold is dropped
             self.facts.append(replace_citations(facts, {e.number: e.number for e in self.evidence}))
-        answer = field_str(reply, "answer", 80)
+        answer = clean_answer(field_str(reply, "answer", 80))
         self.answer = "" if is_unknown(answer) else answer
         next_query = field_str(reply, "next_query", 120)
         self.next_query = "" if self.answer or is_unknown(next_query) else next_query

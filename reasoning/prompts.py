@@ -15,9 +15,9 @@ from reasoning.llm.protocol import ChatMessage
 from reasoning.structured import JsonCall, object_schema
 
 SYSTEM = """You answer questions about a document collection from numbered evidence.
-Rules: use only the evidence; if it does not contain the answer, the answer is "unknown". Answers are as short \
-as possible: a name, a date, a number, a short phrase, or yes/no for yes/no questions. Cite evidence as [n]. \
-Reply with one JSON object only.
+Rules: use only the evidence. An answer is a few words, never a sentence: a name, a date, a number, a short \
+phrase, or yes/no for yes/no questions. Cite evidence as [n] in the facts, not in the answer. Reply with one \
+JSON object only.
 
 Examples of the tasks:
 Question: Who directed the film that won Best Picture in 1998?
@@ -32,7 +32,10 @@ Question: Which was founded first, Acme or Globex?
 Evidence: [1] Acme: Acme was founded in 1950. [2] Globex: Globex, founded in 1962, makes tools.
 Task answer -> {"facts": "Acme was founded in 1950 [1], Globex in 1962 [2].", "answer": "Acme", "next_query": ""}"""
 
-ANSWER_STYLE = "Give the shortest answer: a name, date, number or short phrase; yes or no for yes/no questions."
+ANSWER_STYLE = (
+    "The answer is at most six words (a name, date, number or short phrase; yes or no for yes/no questions), "
+    "never a sentence."
+)
 
 
 def chat(user: str) -> list[ChatMessage]:
@@ -98,7 +101,7 @@ REASON = JsonCall(
     object_schema(
         {
             "facts": {"type": "string", "maxLength": 300},
-            "answer": {"type": "string", "maxLength": 60},
+            "answer": {"type": "string", "maxLength": 48},
             "next_query": {"type": "string", "maxLength": 120},
         }
     ),
@@ -186,7 +189,7 @@ def judge_prompt(question: str, sub_question: str, candidates: Sequence[Evidence
 
 READ = JsonCall(
     "read",
-    object_schema({"facts": {"type": "string", "maxLength": 300}, "answer": {"type": "string", "maxLength": 60}}),
+    object_schema({"facts": {"type": "string", "maxLength": 300}, "answer": {"type": "string", "maxLength": 48}}),
     max_tokens=120,
 )
 
@@ -196,7 +199,7 @@ def read_prompt(question: str, evidence: Sequence[EvidenceLine] | None) -> list[
         task = "There is no evidence: answer from what you know. facts is one short sentence. " + ANSWER_STYLE
         return chat(f"Question: {question}\nTask read: {task}")
     task = (
-        "Task read: state the facts the evidence gives for the question, citing [n], then the answer "
-        '("unknown" if the evidence is not enough). ' + ANSWER_STYLE
+        "Task read: state the facts the evidence gives for the question, citing [n], then your best answer "
+        "from the evidence. " + ANSWER_STYLE
     )
     return chat(f"Question: {question}\n{evidence_block(evidence)}{task}")

@@ -111,3 +111,9 @@ def answer_type_matches(question: str, answer: str) -> bool:
     if kind == "number":
         return any(ch.isdigit() for ch in normalized) or bool(set(normalized.split()) & _NUMBER_WORDS)
     return normalized not in ("yes", "no")
+
+
+def clean_answer(text: str) -> str:
+    """An answer as the LLM wrote it, without citations, quotes around it or a final full stop."""
+    text = _CITE.sub("", text).strip().strip("\"'“”").strip()
+    return " ".join(text.rstrip(".").split())

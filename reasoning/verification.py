@@ -12,7 +12,7 @@ from reasoning.chain import Chain
 from reasoning.context import MethodContext
 from reasoning.prompts import VERIFY, verify_prompt
 from reasoning.structured import call_json, field_str
-from reasoning.text import answer_in_text, answer_type_matches, is_unknown, normalize_answer
+from reasoning.text import answer_in_text, answer_type_matches, clean_answer, is_unknown, normalize_answer
 
 CONTRADICTION_SHARE = 0.5  # a rival group with at least this share of the winner's weight is a contradiction
 MAX_CHECKS = 2  # groups the LLM re-checks at most
@@ -111,7 +111,7 @@ class CrossChainVerifier:
                 return Verified(group.answer, chain.id, group.weight / total, False, groups)
             if supported:
                 return Verified(group.answer, chain.id, min(1.0, group.weight / total + 0.2), False, groups)
-            corrected = field_str(reply, "answer", 80)
+            corrected = clean_answer(field_str(reply, "answer", 80))
             if not is_unknown(corrected) and answer_in_text(corrected, [" ".join(e.sentences) for e in chain.evidence]):
                 self.ctx.trace.record("verify_corrected", chain=chain.id, answer=corrected, was=group.answer)
                 return Verified(corrected, chain.id, 0.5 * group.weight / total, False, groups)

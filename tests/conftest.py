@@ -11,6 +11,24 @@ SAMPLE_CORPUS = REPO / "retrieval" / "samples" / "hotpotqa_sample.jsonl"
 SAMPLE_QUESTIONS = REPO / "retrieval" / "samples" / "hotpotqa_sample_questions.jsonl"
 
 
+@pytest.fixture(scope="session")
+def real_sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample corpus indexed by the installed `sleuth` with the real MiniLM and spaCy."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("sample") / "index"
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "index", "build", "--input", str(SAMPLE_CORPUS), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "built index" in done.stdout
+    return out
+
+
 def write_jsonl(path: Path, records: list[dict[str, object]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path

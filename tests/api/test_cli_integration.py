@@ -18,13 +18,9 @@ def _sleuth(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, timeout=600)
 
 
-@pytest.fixture(scope="module")
-def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("cli") / "index"
-    done = _sleuth("index", "build", "--input", str(SAMPLE_CORPUS), "--out", str(out))
-    assert done.returncode == 0, done.stderr
-    assert "built index" in done.stdout
-    return out
+@pytest.fixture
+def sample_index(real_sample_index: Path) -> Path:
+    return real_sample_index
 
 
 def test_info_reports_the_real_embedder(sample_index: Path) -> None:

@@ -1,0 +1,69 @@
+"""`sleuth ask`: bad input without any model, and easy two-hop questions with the real CPU model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reasoning.llm.model_files import MODELS, default_model_cache, ensure_model_file
+from reasoning.llm.protocol import ModelNotInstalledError
+
+
+def _sleuth(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.unit
+def test_empty_and_overlong_questions_are_refused_before_anything_loads(tmp_path: Path) -> None:
+    empty = _sleuth("ask", "  ", "--index", str(tmp_path))
+    assert empty.returncode == 64 and "the question is empty" in empty.stderr
+    long = _sleuth("ask", "why " * 30, "--index", str(tmp_path), "--max-question-chars", "50")
+    assert long.returncode == 64 and "limit is 50" in long.stderr
+    missing = _sleuth("ask", "Who?", "--index", str(tmp_path / "none"))
+    assert missing.returncode == 66 and "none" in missing.stderr
+    knob = _sleuth("ask", "Who?", "--index", str(tmp_path), "--chains", "0")
+    assert knob.returncode == 64 and "chains must be a positive integer" in knob.stderr
+
+
+def _cpu_model_or_skip() -> None:
+    pytest.importorskip("llama_cpp")
+    try:
+        ensure_model_file(MODELS["qwen2.5-coder-1.5b"], default_model_cache())
+    except ModelNotInstalledError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_missing_model_file_says_how_to_install_it(real_sample_index: Path, tmp_path: Path) -> None:
+    done = _sleuth("ask", "Who?", "--index", str(real_sample_index), "--llm", f"llama-cpp:{tmp_path}/absent.gguf")
+    assert done.returncode == 69 and "model file not found" in done.stderr
+
+
+EASY_TWO_HOP = [
+    ("Were Scott Derrickson and Ed Wood of the same nationality?", "yes"),
+]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "gold"), EASY_TWO_HOP)
+def test_the_cpu_model_answers_easy_two_hop_questions(
+    real_sample_index: Path, tmp_path: Path, question: str, gold: str
+) -> None:
+    _cpu_model_or_skip()
+    trace = tmp_path / "trace.json"
+    done = _sleuth(
+        "ask", question, "--index", str(real_sample_index), "--budget", "fast", "--json", "--trace", str(trace)
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert gold.lower() in out["answer"].lower()
+    assert out["method"] == "sleuth" and out["budget"] == "fast"
+    assert 1 <= out["cost"]["llm_calls"] <= 8 and out["cost"]["prompt_tokens"] > 0
+    assert out["citations"] and all({"passage_id", "title"} <= set(c) for c in out["citations"])
+    assert json.loads(trace.read_text())["trace"]["events"][-1]["stage"] == "answer"
