@@ -3,8 +3,9 @@
     python scripts/load_test.py --index demo --searches 50 --asks 10 [--key sk-...] [--out results.json]
 
 It sends `--searches` search requests all at once, then `--asks` fast asks (wait=true) all at once, and
-prints for each the latency p50 / p99 / max, throughput and error count (anything but a 200 is an
-error). It refuses any URL that is not a loopback address: it is a test of your own server, not a tool
+prints for each the latency p50 / p99 / max, throughput and error count. An ask whose wait runs out gets a
+202 and is followed to its job's end; its latency is the time to its answer. An error is anything but an
+answer: another status, a failed or cancelled job, a dropped connection. It refuses any URL that is not a loopback address: it is a test of your own server, not a tool
 for loading someone else's.
 """
 
@@ -43,14 +44,31 @@ def loopback_url(url: str) -> str:
     return url.rstrip("/")
 
 
+POLL_SECONDS = 0.5
+
+
 async def timed(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> tuple[float, int]:
+    """Seconds until the answer and its status; a 202 (the wait ran out, the job goes on) is followed to
+    the job's end: 200 when it succeeded, 500 when it failed or was cancelled."""
     started = time.perf_counter()
     try:
         response = await client.post(path, json=body)
         status = response.status_code
-    except httpx.HTTPError:
+        if status == 202:
+            status = await _job_outcome(client, response.json()["job_id"])
+    except (httpx.HTTPError, KeyError, ValueError):
         status = 0
     return time.perf_counter() - started, status
+
+
+async def _job_outcome(client: httpx.AsyncClient, job_id: str) -> int:
+    while True:
+        job = (await client.get(f"/v1/jobs/{job_id}")).json()
+        if job.get("state") == "succeeded":
+            return 200
+        if job.get("state") in ("failed", "cancelled"):
+            return 500
+        await asyncio.sleep(POLL_SECONDS)
 
 
 async def burst(client: httpx.AsyncClient, path: str, bodies: list[dict[str, Any]]) -> dict[str, Any]:
