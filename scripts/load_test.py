@@ -5,8 +5,8 @@
 It sends `--searches` search requests all at once, then `--asks` fast asks (wait=true) all at once, and
 prints for each the latency p50 / p99 / max, throughput and error count. An ask whose wait runs out gets a
 202 and is followed to its job's end; its latency is the time to its answer. An error is anything but an
-answer: another status, a failed or cancelled job, a dropped connection. It refuses any URL that is not a loopback address: it is a test of your own server, not a tool
-for loading someone else's.
+answer: another status, a failed or cancelled job, a dropped connection. It refuses any URL that is not
+a loopback address: it is a test of your own server, not a tool for loading someone else's.
 """
 
 from __future__ import annotations
