@@ -80,7 +80,7 @@ class ChainRetriever:
             return {}
         explorer = index.explorer
         ppr = [(r.row, r.score) for r in explorer.personalized_pagerank(seeds, top_k=depth)]
-        anchors = sorted(seeds)[:8]
+        anchors = list(seeds)[:8]  # the chain's own anchors first, then what its query names
         neighbours: dict[int, float] = {}
         for n in explorer.neighbours(anchors, hops=1, limit=NEIGHBOUR_LIMIT):
             if n.support:
