@@ -34,7 +34,7 @@ def add_ask_command(commands: argparse._SubParsersAction) -> None:
     knobs.add_argument("--max-rounds", type=int)
     knobs.add_argument("--passages-per-round", type=int)
     knobs.add_argument("--rerank-depth", type=int)
-    knobs.add_argument("--critic", choices=("feature", "prompted", "trained"))
+    knobs.add_argument("--critic", choices=("feature", "prompted"))
     knobs.add_argument("--llm-criteria", action=argparse.BooleanOptionalAction, default=None)
     knobs.add_argument("--llm-judge", action=argparse.BooleanOptionalAction, default=None)
     knobs.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from retrieval.errors import ConfigError
 
-CriticKind = Literal["feature", "prompted", "trained"]
+CriticKind = Literal["feature", "prompted"]  # a critic trained on self-practice comes next
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ class Budget:
                 f"budget rerank_depth ({self.rerank_depth}) must be at least passages_per_round "
                 f"({self.passages_per_round})"
             )
-        if self.critic not in ("feature", "prompted", "trained"):
-            raise ConfigError(f"unknown critic {self.critic!r}: use feature, prompted or trained")
+        if self.critic not in ("feature", "prompted"):
+            raise ConfigError(f"unknown critic {self.critic!r}: use feature or prompted")
 
     def with_(self, **changes: Any) -> Budget:
         return replace(self, name=changes.pop("name", "custom"), **changes)
