@@ -67,7 +67,15 @@ class ChainRetriever:
                     anchors=list(query.anchors),
                     graph_weight=query.graph_weight,
                     sizes={name: len(rows) for name, rows in lists.items()},
-                    hits=[{"passage_id": c.passage.id, "title": c.passage.title, "ranks": c.ranks} for c in found[-1]],
+                    hits=[
+                        {
+                            "passage_id": c.passage.id,
+                            "title": c.passage.title,
+                            "fused": round(c.fused, 5),
+                            "ranks": c.ranks,
+                        }
+                        for c in found[-1]
+                    ],
                 )
         return found
 
