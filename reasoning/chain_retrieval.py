@@ -71,7 +71,7 @@ class ChainRetriever:
                         {
                             "passage_id": c.passage.id,
                             "title": c.passage.title,
-                            "fused": round(c.fused, 5),
+                            "fused": float(f"{c.fused:.5f}"),
                             "ranks": c.ranks,
                         }
                         for c in found[-1]
