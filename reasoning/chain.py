@@ -49,7 +49,8 @@ class Chain:
 
     @property
     def plan_done(self) -> bool:
-        return self.step >= len(self.plan) - 1
+        """Every plan step has had its round."""
+        return self.rounds >= len(self.plan)
 
     def query(self) -> str:
         """What to search this round: the question or first sub-question at first, then what is missing."""

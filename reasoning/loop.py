@@ -32,6 +32,7 @@ class LoopPolicy:
     use_graph: bool = True
     multi_criteria: bool = True  # False: relevance only
     stop_on_answer: bool = False  # the iterative baseline's rule, instead of a critic
+    temperature: float | None = None  # of the reasoning step; None: 0.3 with several chains, else the prompt's
 
 
 class AnswerPresentCritic:
@@ -61,6 +62,10 @@ class ReasoningLoop:
             return AnswerPresentCritic()
         if self.budget.critic == "prompted":
             return PromptedCritic(self.ctx)
+        if self.budget.critic == "trained":
+            from reasoning.trained_critic import load_critic
+
+            return load_critic(self.budget.critic_dir)
         return FeatureCritic()
 
     def run(self) -> AskResult:
@@ -103,10 +108,13 @@ class ReasoningLoop:
         for chain, candidates in zip(active, ranked, strict=True):
             chain.add_evidence(candidates, budget.passages_per_round, round, self.vectors, budget.sentences_per_passage)
         last = round == budget.max_rounds
-        prompts = [reason_prompt(ctx.question, c.lines(), c.plan, c.focus, last_round=last) for c in active]
+        prompts = [reason_prompt(ctx.question, c.lines(), c.plan, last_round=last) for c in active]
         reason = REASON
         if budget.chains > 1 and self.policy.decompose:
             reason = replace(REASON, temperature=0.3)  # sampling varies the chains too
+        if self.policy.temperature is not None:
+            reason = replace(REASON, temperature=self.policy.temperature)
+        focus = {c.id: c.focus for c in active}  # before the step moves the chains on
         with ctx.trace.stage("reason"):
             replies = call_json(ctx, reason, prompts, chains=[c.id for c in active], round=round)
         stepped = []
@@ -120,10 +128,15 @@ class ReasoningLoop:
         if not stepped:
             return
         with ctx.trace.stage("critic"):
-            verdicts = self.critic.judge([c.critic_input(budget.max_rounds) for c in stepped], round)
+            inputs = [
+                replace(c.critic_input(budget.max_rounds), focus=focus[c.id], facts=tuple(c.facts)) for c in stepped
+            ]
+            verdicts = self.critic.judge(inputs, round)
         for chain, verdict in zip(stepped, verdicts, strict=True):
             chain.verdict = verdict
-            ctx.trace.record("critic", chain=chain.id, round=round, answer=chain.answer, **verdict.to_json())
+            ctx.trace.record(
+                "critic", chain=chain.id, round=round, answer=chain.answer, focus=focus[chain.id], **verdict.to_json()
+            )
             if verdict.sufficient:
                 chain.stop("sufficient")
 

@@ -110,18 +110,19 @@ REASON = JsonCall(
 
 
 def reason_prompt(
-    question: str, evidence: Sequence[EvidenceLine], plan: Sequence[str], focus: str, *, last_round: bool
+    question: str, evidence: Sequence[EvidenceLine], plan: Sequence[str], *, last_round: bool
 ) -> list[ChatMessage]:
     steps = "\n".join(f"{i}. {step}" for i, step in enumerate(plan, start=1))
     final = (
         "This is the last round: give your best answer from the evidence."
         if last_round
-        else 'If the evidence is not enough, answer is "unknown".'
+        else 'If the evidence is not enough yet, answer is "unknown".'
     )
     task = (
-        f"Plan:\n{steps}\nNow looking for: {focus}\n"
-        "Task answer: facts states what the evidence says for the plan, citing [n]; answer answers the question. "
-        f"{final} next_query is a short search query for the missing fact (empty if answered). " + ANSWER_STYLE
+        f"Steps to answer it:\n{steps}\n"
+        "Task answer: facts states what the evidence says for each step, citing [n]; answer answers the question "
+        f"itself, not a step. {final} next_query is a short search query for the first fact still missing "
+        "(empty if answered). " + ANSWER_STYLE
     )
     return chat(f"Question: {question}\n{evidence_block(evidence)}{task}")
 
