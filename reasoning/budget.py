@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from retrieval.errors import ConfigError
 
-CriticKind = Literal["feature", "prompted"]  # a critic trained on self-practice comes next
+CriticKind = Literal["feature", "prompted", "trained"]  # trained: learnt from self-practice (trained_critic)
+CRITIC_KINDS: tuple[CriticKind, ...] = ("feature", "prompted", "trained")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Budget:
     llm_criteria: bool = False  # the LLM infers the reranking criteria weights for the question
     llm_judge: bool = False  # the LLM judges the top candidates (REBEL-style), at higher budgets
     critic: CriticKind = "feature"
+    critic_dir: str | None = None  # the trained critic's directory; None: the shipped default (critic "trained")
     verify: bool = False  # re-check the winning answer against its cited passages with the LLM
     sentences_per_passage: int = 2  # evidence sentences the LLM reads per passage
     max_llm_calls: int = 8
@@ -54,11 +56,8 @@ class Budget:
                 f"budget rerank_depth ({self.rerank_depth}) must be at least passages_per_round "
                 f"({self.passages_per_round})"
             )
-        if self.critic not in ("feature", "prompted"):
-            raise ConfigError(f"unknown critic {self.critic!r}: use feature or prompted")
-
-    def with_(self, **changes: Any) -> Budget:
-        return replace(self, name=changes.pop("name", "custom"), **changes)
+        if self.critic not in CRITIC_KINDS:
+            raise ConfigError(f"unknown critic {self.critic!r}: use {', '.join(CRITIC_KINDS)}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

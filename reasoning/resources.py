@@ -14,7 +14,3 @@ class IndexResources:
     bundle: IndexBundle
     searcher: Searcher
     graph: GraphSearcher | None  # None when the index was built without a knowledge graph
-
-    @property
-    def has_graph(self) -> bool:
-        return self.graph is not None

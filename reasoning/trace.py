@@ -85,10 +85,6 @@ class Trace:
             error=record.error,
         )
 
-    def of_stage(self, stage: str) -> list[TraceEvent]:
-        with self._lock:
-            return [e for e in self.events if e.stage == stage]
-
     @property
     def elapsed_s(self) -> float:
         return time.perf_counter() - self._start
