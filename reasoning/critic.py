@@ -4,7 +4,8 @@ it search again, and for what?
 `FeatureCritic` is cheap: a logistic score over features of the chain's state (an answer at all, the
 answer found in the evidence, the plan done, the chain asking for nothing more, evidence scores).
 `PromptedCritic` asks the LLM, all active chains in one batch, and falls back to the feature critic for a
-chain whose reply cannot be parsed. A trained critic implements the same protocol.
+chain whose reply cannot be parsed. A trained critic implements the same protocol
+(`reasoning.trained_critic.TrainedCritic`, learnt from self-practice runs).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class CriticInput:
     next_query: str  # what the chain itself asked to search next
     round: int  # 1-based
     max_rounds: int
+    focus: str = ""  # the sub-question the chain looked for this round (set by the loop)
+    facts: tuple[str, ...] = ()  # the chain's reasoning so far, one entry per round (set by the loop)
 
 
 @dataclass(frozen=True)

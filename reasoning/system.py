@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,9 @@ class SystemConfig:
     model_cache: Path | None = None  # where joined model files live (default ~/.cache/sleuth/models)
     max_question_chars: int = 1000
     seed: int = 0
+    # a trained critic (`sleuth critic train`); when one is there (default: the one shipped in
+    # reasoning/critics/default, if any) it replaces the feature critic of a budget that did not name a critic
+    critic_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.max_question_chars < 1:
@@ -119,7 +122,7 @@ class SleuthSystem:
         question = self.check_question(question)
         if method not in METHODS:
             raise ConfigError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
-        chosen = resolve_budget(budget, **dict(overrides or {}))
+        chosen = self.with_trained_critic(resolve_budget(budget, **dict(overrides or {})), overrides)
         trace = Trace(listeners=[listener] if listener else [])
         context = MethodContext(
             question=question,
@@ -131,6 +134,17 @@ class SleuthSystem:
             cancel=cancel,
         )
         return run_method(method, context)
+
+    def with_trained_critic(self, budget: Budget, overrides: Mapping[str, Any] | None = None) -> Budget:
+        """The budget with the trained critic in place of the feature critic, when a trained one is present
+        and the caller did not ask for a critic by name."""
+        from reasoning.trained_critic import trained_critic_present
+
+        named = (overrides or {}).get("critic") is not None
+        if budget.critic != "feature" or named or not trained_critic_present(self.config.critic_dir):
+            return budget
+        directory = str(self.config.critic_dir) if self.config.critic_dir is not None else budget.critic_dir
+        return replace(budget, critic="trained", critic_dir=directory)
 
     def check_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():

@@ -1,0 +1,129 @@
+"""The trained critic: loading its directory, deciding, clear errors, and the loop and system picking it."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from reasoning import trained_critic
+from reasoning.budget import resolve_budget
+from reasoning.critic import CriticInput
+from reasoning.trained_critic import (
+    CROSS_ENCODER,
+    LOGISTIC,
+    MANIFEST,
+    CriticArtifactError,
+    critic_feature_rows,
+    critic_pair_text,
+    load_critic,
+)
+from retrieval.errors import ConfigError
+from tests.reasoning.critic_artifacts import write_logistic_critic
+from tests.reasoning.scripts import QUESTION, make_system, scripted
+
+pytestmark = pytest.mark.unit
+
+
+def _input(chain: int, answer: str, next_query: str = "") -> CriticInput:
+    return CriticInput(chain, "Who founded Acme?", answer, [], True, next_query, 1, 2)
+
+
+def test_a_logistic_critic_loads_and_decides(tmp_path: Path) -> None:
+    critic = load_critic(write_logistic_critic(tmp_path / "c", {"has_answer": 4.0, "agreement": 2.0}, -3.0))
+    verdicts = critic.judge([_input(0, "Alice"), _input(1, "Alice"), _input(2, "unknown", "Acme founder")], 1)
+    assert [v.sufficient for v in verdicts] == [True, True, False]
+    assert verdicts[0].critic == "trained" and verdicts[0].confidence == pytest.approx(1 / (1 + math.exp(-(1 + 4 / 3))))
+    assert verdicts[2].missing == "Acme founder" and verdicts[2].confidence <= 0.2  # no answer: never sufficient
+    assert verdicts[0].features["agreement"] == pytest.approx(2 / 3)
+    assert critic.judge([], 1) == []
+
+
+def test_agreement_is_the_share_of_the_rounds_chains_with_the_same_answer() -> None:
+    rows = critic_feature_rows([_input(0, "Alice"), _input(1, "alice."), _input(2, "Bob"), _input(3, "")])
+    assert [r["agreement"] for r in rows] == [0.5, 0.5, 0.25, 0.0]
+
+
+def test_the_pair_text_puts_the_answer_first() -> None:
+    text = critic_pair_text("Alice", ["Alice founded Acme [1]."], [("Acme", "Acme was founded by Alice.")])
+    assert text.startswith("answer: Alice | reasoning: Alice founded Acme [1]. | Acme: Acme was founded")
+    assert critic_pair_text("", [], [("T", "x" * 5000)]).startswith("answer: unknown")
+    assert len(critic_pair_text("", [], [("T", "x" * 5000)])) <= trained_critic.PAIR_CHARS
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / MANIFEST).unlink(), "manifest.json is missing"),
+        (lambda d: (d / MANIFEST).write_text("{not json"), "manifest.json is corrupt"),
+        (lambda d: _edit(d / MANIFEST, format_version=9), "format version 9"),
+        (lambda d: _edit(d / MANIFEST, format="other"), "not a trained critic's manifest"),
+        (lambda d: _edit(d / MANIFEST, kind="forest"), "unknown critic kind 'forest'"),
+        (lambda d: _edit(d / MANIFEST, threshold=3), "threshold must be a number in [0, 1]"),
+        (lambda d: _edit(d / MANIFEST, features=["has_answer", "vibes"]), "unknown feature(s) vibes"),
+        (lambda d: (d / LOGISTIC).unlink(), "logistic.json is missing"),
+        (lambda d: _edit(d / LOGISTIC, coefficients=[1.0, 2.0, 3.0]), "expected 2 coefficients"),
+        (lambda d: _edit(d / LOGISTIC, intercept="x"), "finite numbers"),
+        (lambda d: _edit(d / LOGISTIC, features=["top_score", "has_answer"]), "differ from the manifest"),
+        (lambda d: _edit(d / MANIFEST, kind="cross-encoder"), f"{CROSS_ENCODER}/ is missing"),
+    ],
+)
+def test_a_missing_or_corrupt_artifact_is_named(tmp_path: Path, damage: object, message: str) -> None:
+    directory = write_logistic_critic(tmp_path / "c", {"has_answer": 1.0, "top_score": 1.0})
+    damage(directory)  # type: ignore[operator]
+    with pytest.raises(CriticArtifactError) as caught:
+        load_critic(directory)
+    assert message in str(caught.value) and caught.value.exit_code == 66
+
+
+def test_no_directory_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(CriticArtifactError, match="no trained critic at .*sleuth critic train"):
+        load_critic(tmp_path / "absent")
+
+
+def _edit(path: Path, **changes: object) -> None:
+    path.write_text(json.dumps(json.loads(path.read_text()) | changes), encoding="utf-8")
+
+
+def test_the_budget_knows_the_trained_kind() -> None:
+    assert resolve_budget("fast", critic="trained", critic_dir="/x").critic == "trained"
+    with pytest.raises(ConfigError, match="feature, prompted, trained"):
+        resolve_budget("fast", critic="oracle")
+
+
+def _critic_events(result: object) -> list[dict[str, object]]:
+    return [e for e in result.trace.to_json()["events"] if e["stage"] == "critic"]  # type: ignore[attr-defined]
+
+
+def test_the_loop_uses_a_trained_critic_the_budget_names(graph_index_dir: Path, tmp_path: Path) -> None:
+    never = write_logistic_critic(tmp_path / "never", {"has_answer": -10.0})
+    result = make_system(scripted()).ask(
+        QUESTION, graph_index_dir, budget="fast", overrides={"critic": "trained", "critic_dir": str(never)}
+    )
+    events = _critic_events(result)
+    assert [(e["critic"], e["sufficient"]) for e in events] == [("trained", False), ("trained", False)]
+    assert events[0]["focus"]  # the sub-question of the round is in the trace
+    assert result.answer == "Berlin"
+
+
+def test_a_present_trained_critic_replaces_the_feature_critic_unless_one_is_named(
+    graph_index_dir: Path, tmp_path: Path
+) -> None:
+    eager = write_logistic_critic(tmp_path / "eager", {"has_answer": 10.0})
+    system = make_system(scripted(), critic_dir=eager)
+    assert [e["critic"] for e in _critic_events(system.ask(QUESTION, graph_index_dir, budget="fast"))] == ["trained"]
+    named = system.ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "feature"})
+    assert {e["critic"] for e in _critic_events(named)} == {"feature"}
+    empty = make_system(scripted(), critic_dir=tmp_path / "none")
+    assert {e["critic"] for e in _critic_events(empty.ask(QUESTION, graph_index_dir, budget="fast"))} == {"feature"}
+
+
+def test_the_shipped_default_is_used_when_present(
+    graph_index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = write_logistic_critic(tmp_path / "shipped", {"has_answer": 10.0})
+    monkeypatch.setattr(trained_critic, "default_critic_dir", lambda: shipped)
+    result = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="fast")
+    assert [e["critic"] for e in _critic_events(result)] == ["trained"]
