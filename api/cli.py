@@ -7,7 +7,17 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from api import cli_ask, cli_bench, cli_eval, cli_graph, cli_index, cli_service
+from api import (
+    cli_allocation,
+    cli_ask,
+    cli_bench,
+    cli_critic,
+    cli_eval,
+    cli_graph,
+    cli_index,
+    cli_practice,
+    cli_service,
+)
 from retrieval.errors import SleuthError
 
 log = logging.getLogger("sleuth")
@@ -24,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_index.add_demo_command(commands)
     cli_bench.add_bench_command(commands)
     cli_eval.add_eval_command(commands)
+    cli_practice.add_practice_command(commands)
+    cli_critic.add_critic_commands(commands)
+    cli_allocation.add_allocation_commands(commands)
     cli_service.add_service_commands(commands)
     return parser
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from api.cli_output import print_json
-from reasoning.budget import BUDGET_NAMES, resolve_budget
+from reasoning.budget import BUDGET_NAMES, CRITIC_KINDS, Budget, resolve_budget
 from reasoning.llm.factory import DEFAULT_BACKEND
 from reasoning.methods import METHODS
 from reasoning.result import AskResult
@@ -34,13 +34,32 @@ def add_ask_command(commands: argparse._SubParsersAction) -> None:
     knobs.add_argument("--max-rounds", type=int)
     knobs.add_argument("--passages-per-round", type=int)
     knobs.add_argument("--rerank-depth", type=int)
-    knobs.add_argument("--critic", choices=("feature", "prompted"))
+    knobs.add_argument("--critic", choices=CRITIC_KINDS)
+    knobs.add_argument("--critic-dir", type=Path, metavar="DIR", help="a trained critic (default: the shipped one)")
     knobs.add_argument("--llm-criteria", action=argparse.BooleanOptionalAction, default=None)
     knobs.add_argument("--llm-judge", action=argparse.BooleanOptionalAction, default=None)
     knobs.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None)
     knobs.add_argument("--max-llm-calls", type=int)
     knobs.add_argument("--max-tokens", type=int, help="prompt + completion tokens per question")
+    add_allocation_options(ask)
     ask.set_defaults(handler=run_ask)
+
+
+def add_allocation_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("compute allocation (instead of --budget)")
+    group.add_argument(
+        "--budget-tokens", type=int, metavar="N", help="the configuration predicted best within N tokens"
+    )
+    group.add_argument("--allocation", type=Path, metavar="FILE", help="allocation model (`sleuth allocation fit`)")
+
+
+def allocated_budget(tokens: int, allocation: Path | None) -> Budget:
+    """The budget `--budget-tokens` picks (told on stderr)."""
+    from reasoning.allocation import choose_budget, load_allocation
+
+    chosen = choose_budget(tokens, load_allocation(allocation))
+    print(f"sleuth: {chosen.message}", file=sys.stderr)
+    return chosen.budget
 
 
 KNOB_ARGS = (
@@ -61,13 +80,27 @@ def run_ask(args: argparse.Namespace) -> int:
     from reasoning.system import SleuthSystem, SystemConfig
 
     options: dict[str, Any] = {} if args.n_ctx is None else {"n_ctx": args.n_ctx}
-    config = SystemConfig(llm=args.llm, llm_options=options, max_question_chars=args.max_question_chars, seed=args.seed)
+    config = SystemConfig(
+        llm=args.llm,
+        llm_options=options,
+        max_question_chars=args.max_question_chars,
+        seed=args.seed,
+        critic_dir=args.critic_dir,
+    )
     system = SleuthSystem(config)
     question = system.check_question(args.question)  # bad input fails before any model loads
     overrides = {name: getattr(args, name) for name in KNOB_ARGS}
-    resolve_budget(args.budget, **overrides)
+    if args.critic_dir is not None and overrides["critic"] in (None, "trained"):
+        overrides["critic"], overrides["critic_dir"] = "trained", str(args.critic_dir)
+    budget: str | Budget = args.budget
+    if args.budget_tokens is not None:
+        budget = allocated_budget(args.budget_tokens, args.allocation)
+    if resolve_budget(budget, **overrides).critic == "trained":
+        from reasoning.trained_critic import load_critic
+
+        load_critic(overrides.get("critic_dir"))  # a missing or corrupt critic fails before any model loads
     system.index(args.index)
-    result = system.ask(question, args.index, method=args.method, budget=args.budget, overrides=overrides)
+    result = system.ask(question, args.index, method=args.method, budget=budget, overrides=overrides)
     if args.trace is not None:
         write_json_atomically(args.trace, result.to_json())
     if args.json:

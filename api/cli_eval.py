@@ -60,6 +60,10 @@ def add_eval_command(commands: argparse._SubParsersAction) -> None:
         help="build a missing index from only the selected questions' own paragraphs (quick runs)",
     )
     ev.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+    ev.add_argument(
+        "--budget-tokens", type=int, metavar="N", help="run under the configuration predicted best within N tokens"
+    )
+    ev.add_argument("--allocation", type=Path, metavar="FILE", help="allocation model (`sleuth allocation fit`)")
     ev.add_argument("--embedder", default=DEFAULT_EMBEDDER, metavar="NAME_OR_PATH", help="embedder for a new index")
     ev.add_argument("--no-kg", action="store_true", help="build a missing index without the knowledge graph")
     add_graph_options(ev)
@@ -73,6 +77,12 @@ def run_eval(args: argparse.Namespace) -> int:
     _check_names(budgets, budget_names(), "budget")
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be positive, got {args.limit}")
+    allocated = None
+    if args.budget_tokens is not None:  # one run under a label budget, `tokens-N`, instead of --budgets
+        from api.cli_ask import allocated_budget
+
+        allocated = allocated_budget(args.budget_tokens, args.allocation)
+        budgets = [f"tokens-{args.budget_tokens}"]
     questions = load_benchmark(args.questions, args.dataset, args.limit)
     if not questions:
         raise ConfigError(f"no questions in {args.questions}")
@@ -88,7 +98,10 @@ def run_eval(args: argparse.Namespace) -> int:
     run_file = RunFile(args.out / PREDICTIONS)
     bar = ScoreBar(args.dataset)
     try:
-        outcome = run_benchmark(make_answerer(args.llm, args.seed), questions, plan, run_file, bar)
+        answerer = make_answerer(args.llm, args.seed)
+        if allocated is not None:
+            answerer = AllocatedAnswerer(answerer, budgets[0], allocated)
+        outcome = run_benchmark(answerer, questions, plan, run_file, bar)
     finally:
         bar.close()
         write_reports(run_file.records().values(), args.out, plots=not args.no_plots)
@@ -128,6 +141,16 @@ def make_answerer(llm: str | None, seed: int) -> Answerer:
 
     config = SystemConfig(seed=seed) if llm is None else SystemConfig(llm=llm, seed=seed)
     return SleuthSystem(config)
+
+
+class AllocatedAnswerer:
+    """Asks with the allocated budget where the run plan names its label."""
+
+    def __init__(self, answerer: Any, label: str, budget: Any) -> None:
+        self.answerer, self.label, self.budget = answerer, label, budget
+
+    def ask(self, question: str, index: Path | str, *, method: str, budget: str) -> Any:
+        return self.answerer.ask(question, index, method=method, budget=self.budget if budget == self.label else budget)
 
 
 def method_catalog() -> tuple[tuple[str, ...], frozenset[str]]:

@@ -1,0 +1,75 @@
+"""`sleuth critic train` and `sleuth critic eval`: the sufficiency critic learnt from self-practice."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from api.cli_output import print_json
+from retrieval.errors import ConfigError
+
+
+def add_critic_commands(commands: argparse._SubParsersAction) -> None:
+    critic = commands.add_parser("critic", help="train and evaluate the sufficiency critic on practice records")
+    sub = critic.add_subparsers(dest="critic_command", required=True, metavar="SUBCOMMAND")
+    train = sub.add_parser("train", help="train a critic on a practice file and save it with a manifest")
+    train.add_argument("--data", required=True, type=Path, metavar="FILE", help="practice JSONL (`sleuth practice`)")
+    train.add_argument("--out", required=True, type=Path, metavar="DIR", help="the critic directory to write")
+    train.add_argument("--val-share", type=float, default=0.2, help="share of the questions held out (0.2)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--cross-encoder", action="store_true", help="also fine-tune MiniLM as a cross-encoder (CPU)")
+    train.add_argument("--epochs", type=int, default=1, help="cross-encoder epochs (default 1)")
+    train.add_argument("--features", default=None, metavar="A,B", help="logistic features (default: chain state)")
+    train.add_argument("--threshold", type=float, default=0.5, help="probability at which to stop (0.5)")
+    train.add_argument("--force", action="store_true", help="replace an existing critic directory")
+    train.set_defaults(handler=run_critic_train)
+    ev = sub.add_parser("eval", help="decision accuracy, AUC and simulated stopping on held-out questions")
+    ev.add_argument("--data", required=True, type=Path, metavar="FILE", help="practice JSONL")
+    ev.add_argument("--critic", required=True, type=Path, metavar="DIR", help="a trained critic directory")
+    ev.add_argument("--all", action="store_true", help="every record, also of questions the critic trained on")
+    ev.add_argument("--json", action="store_true", help="print the report as JSON")
+    ev.set_defaults(handler=run_critic_eval)
+
+
+def run_critic_train(args: argparse.Namespace) -> int:
+    from evaluation.critic_training import DEFAULT_FEATURES, TrainingPlan, train_critic
+
+    features = DEFAULT_FEATURES
+    if args.features is not None:
+        features = tuple(f.strip() for f in args.features.split(",") if f.strip())
+        if not features:
+            raise ConfigError("--features is empty")
+    plan = TrainingPlan(
+        data=args.data,
+        out=args.out,
+        val_share=args.val_share,
+        seed=args.seed,
+        features=features,
+        cross_encoder=args.cross_encoder,
+        epochs=args.epochs,
+        threshold=args.threshold,
+        force=args.force,
+    )
+    manifest = train_critic(plan)
+    split, data = manifest["split"], manifest["data"]
+    print(
+        f"trained on {split['train_records']} records of {len(split['train_questions'])} questions, validated on "
+        f"{split['val_records']} records of {len(split['val_questions'])} ({data['records']} records in all)"
+    )
+    for name, m in manifest["metrics"]["validation"].items():
+        auc = "-" if m["auc"] is None else f"{m['auc']:.3f}"
+        accuracy = "-" if m["accuracy"] is None else f"{m['accuracy']:.3f}"
+        print(f"  {name}: decision accuracy {accuracy}, AUC {auc}")
+    print(f"kept {manifest['kind']} ({manifest['training']['seconds']:.1f} s); written to {args.out}")
+    return 0
+
+
+def run_critic_eval(args: argparse.Namespace) -> int:
+    from evaluation.critic_evaluation import evaluate_critic, render_report
+
+    report = evaluate_critic(args.data, args.critic, all_records=args.all)
+    if args.json:
+        print_json(report)
+    else:
+        print(render_report(report), end="")
+    return 0

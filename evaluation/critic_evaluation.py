@@ -1,0 +1,142 @@
+"""Evaluating a trained critic on practice records of questions it was not trained on (`sleuth critic eval`).
+
+Two views, on the same records:
+- decisions: for every record (a chain's state after a round), the critic says sufficient or not; its
+  decision accuracy against the label and the AUC of its confidence, next to the decisions of the feature
+  and prompted critics recorded in the practice file (the prompted one only where it was run);
+- stopping, simulated: each chain stops at the first round its critic calls sufficient (else the last
+  one). The F1 of the answer it then holds and the rounds it used, against a fixed number of rounds (every
+  chain runs them all), and the LLM calls per question that implies (one decomposition, then one batched
+  reasoning call per round while any chain of the run is active; a prompted critic adds one per round).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluation.critic_training import decision_metrics, labels, question_key
+from evaluation.practice_file import file_sha256, load_practice
+from reasoning.trained_critic import TrainedCritic, load_critic
+
+Decide = Callable[[dict[str, Any]], tuple[bool, float] | None]  # record -> (sufficient, confidence), None: unknown
+
+
+def held_out(records: Sequence[dict[str, Any]], critic: TrainedCritic, data: Path) -> tuple[list[dict[str, Any]], str]:
+    """The records of questions the critic never saw in training, and how they were chosen."""
+    split = critic.manifest.get("split") or {}
+    if (critic.manifest.get("data") or {}).get("sha256") == file_sha256(data):
+        chosen = set(split.get("val_questions") or [])
+        return [r for r in records if question_key(r) in chosen], "the validation questions of the training split"
+    trained_on = set(split.get("train_questions") or [])
+    kept = [r for r in records if question_key(r) not in trained_on]
+    return kept, f"questions not among the critic's {len(trained_on)} training questions"
+
+
+def trained_decide(critic: TrainedCritic, records: Sequence[dict[str, Any]]) -> dict[int, tuple[bool, float]]:
+    """The trained critic's decision on every record (by position), in one batch."""
+    rows = [{k: float(v) for k, v in r["features"].items()} for r in records]
+    pairs: list[tuple[str, str]] = []
+    if critic.kind == "cross-encoder":
+        from evaluation.cross_encoder_critic import record_pair
+
+        pairs = [record_pair(r) for r in records]
+    probabilities = critic.probabilities(rows, pairs)
+    return {i: critic.decide(row, p) for i, (row, p) in enumerate(zip(rows, probabilities, strict=True))}
+
+
+def recorded(name: str) -> Decide:
+    def decide(record: dict[str, Any]) -> tuple[bool, float] | None:
+        found = (record.get("decisions") or {}).get(name)
+        return None if found is None else (bool(found["sufficient"]), float(found["confidence"]))
+
+    return decide
+
+
+def evaluate_critic(data: Path, critic_dir: Path, *, all_records: bool = False) -> dict[str, Any]:
+    critic = load_critic(critic_dir)
+    records = load_practice(data)
+    chosen, how = (records, "all records") if all_records else held_out(records, critic, data)
+    if not chosen:
+        return {"records": 0, "selection": how, "critics": {}}
+    trained = {id(chosen[i]): d for i, d in trained_decide(critic, chosen).items()}
+    deciders: dict[str, Decide] = {"trained": lambda r: trained[id(r)]}
+    for name in sorted({n for r in chosen for n in (r.get("decisions") or {})}):
+        deciders[name] = recorded(name)
+    report: dict[str, Any] = {
+        "records": len(chosen),
+        "questions": len({question_key(r) for r in chosen}),
+        "selection": how,
+        "critic": {"dir": str(critic_dir), "kind": critic.kind, "threshold": critic.threshold},
+        "critics": {},
+    }
+    for name, decide in deciders.items():
+        report["critics"][name] = decisions_report(chosen, decide) | simulate_stopping(chosen, decide, name)
+    report["fixed_rounds"] = simulate_stopping(chosen, lambda r: (False, 0.0), "fixed")
+    return report
+
+
+def decisions_report(records: Sequence[dict[str, Any]], decide: Decide) -> dict[str, Any]:
+    judged = [(r, d) for r in records if (d := decide(r)) is not None]
+    if not judged:
+        return {"records": 0}
+    y = labels([r for r, _ in judged])
+    p = np.array([d[1] for _, d in judged])
+    decisions = np.array([int(d[0]) for _, d in judged])
+    stops = decisions == 1
+    out = decision_metrics(y, p, decisions)
+    out["stop_precision"] = round(float(np.mean(y[stops])), 4) if stops.any() else None
+    return out
+
+
+def simulate_stopping(records: Sequence[dict[str, Any]], decide: Decide, name: str) -> dict[str, Any]:
+    """Per chain: stop at the first round judged sufficient (else the last); F1 there and rounds used. Per run:
+    the LLM calls that implies. Runs where the critic has no decision for some round are left out."""
+    chains: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        chains[(question_key(r), r.get("sample", 0), r.get("chain", 0))].append(r)
+    f1s, rounds_used, runs = [], [], defaultdict(list)
+    for key, rounds in chains.items():
+        rounds.sort(key=lambda r: int(r["round"]))
+        decisions = [decide(r) for r in rounds]
+        if any(d is None for d in decisions):
+            continue
+        stop = next((i for i, d in enumerate(decisions) if d is not None and d[0]), len(rounds) - 1)
+        f1s.append(float(rounds[stop]["f1"]))
+        rounds_used.append(stop + 1)
+        runs[key[:2]].append(stop + 1)
+    if not f1s:
+        return {"chains": 0}
+    per_call = 2 if name == "prompted" else 1
+    calls = [1 + per_call * max(used) for used in runs.values()]
+    return {
+        "chains": len(f1s),
+        "f1_at_stop": round(float(np.mean(f1s)), 4),
+        "rounds_per_chain": round(float(np.mean(rounds_used)), 3),
+        "llm_calls_per_question": round(float(np.mean(calls)), 3),
+    }
+
+
+def render_report(report: dict[str, Any]) -> str:
+    lines = [
+        f"{report['records']} records of {report.get('questions', 0)} questions ({report['selection']})",
+        "",
+        "| critic | records | accuracy | AUC | stop precision | F1 at stop | rounds/chain | LLM calls/q |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    rows = [*report["critics"].items(), ("fixed rounds", report.get("fixed_rounds", {}))]
+    for name, m in rows:
+        lines.append(
+            f"| {name} | {m.get('records', '-')} | {_cell(m.get('accuracy'))} | {_cell(m.get('auc'))} | "
+            f"{_cell(m.get('stop_precision'))} | {_cell(m.get('f1_at_stop'))} | {_cell(m.get('rounds_per_chain'))} | "
+            f"{_cell(m.get('llm_calls_per_question'))} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)

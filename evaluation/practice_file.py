@@ -1,0 +1,147 @@
+"""The self-practice file: JSON Lines, one record per chain per round of one practice run, labelled.
+
+A practice run is one question asked once (one `sample`, with its own sampling seed) with K chains for R
+rounds and no early stop. Its records are written together, each carrying `run_size` (how many records
+the run has), so a run cut off by a killed process is recognised and asked again: `PracticeFile.repair`
+drops its lines. A run that failed leaves one line with `error` set and no `label`; readers of training
+data skip it.
+
+A record (see `evaluation.practice.practice_records`):
+`dataset`, `question_id`, `question`, `type`, `answers` (gold), `sample`, `seed`, `temperature`,
+`chain`, `round`, `chains`, `rounds`, `run_size`, `focus` (the sub-question looked for this round),
+`plan_done`, `next_query`, `evidence` ([{`passage_id`, `title`, `sentences`, `score`, `round`,
+`sources`}] held after this round), `facts` (the chain's reasoning so far), `answer` (the candidate),
+`em`, `f1` (against gold, the benchmark's official rules), `label` ("sufficient" when f1 > `threshold`,
+else "insufficient"), `threshold`, `features` (`critic_feature_rows`), `decisions` (by critic name:
+`sufficient`, `confidence` of the critics run alongside: feature always, prompted when asked),
+`final` (the run's answer, its F1, LLM calls and tokens), `provenance` (LLM spec, index path and the
+sha256 of its manifest, budget, seeds, created, Sleuth version).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from evaluation.datasets import iter_jsonl
+from retrieval.checksums import sha256_file
+from retrieval.errors import InputDataError, InputNotFoundError
+
+log = logging.getLogger(__name__)
+
+SUFFICIENT = "sufficient"
+INSUFFICIENT = "insufficient"
+RunKey = tuple[str, str, int]  # dataset, question id, sample
+
+
+def run_key(record: dict[str, Any]) -> RunKey:
+    return (str(record["dataset"]), str(record["question_id"]), int(record["sample"]))
+
+
+def label_of(f1: float, threshold: float) -> str:
+    return SUFFICIENT if f1 > threshold else INSUFFICIENT
+
+
+class PracticeFile:
+    """An append-only practice file, safe to append to from several threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def append_run(self, records: list[dict[str, Any]]) -> None:
+        """All records of one run, in one write."""
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+
+    def repair(self) -> int:
+        """Drop a cut-off last line and the lines of runs that were not written whole; how many lines went."""
+        if not self.path.exists():
+            return 0
+        with self._lock:
+            lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+            if lines and not lines[-1].endswith("\n"):
+                lines.pop()
+            records = [_parse(line, self.path, n) for n, line in enumerate(lines, start=1) if line.strip()]
+            sizes = Counter(run_key(r) for r in records)
+            keep = [
+                line
+                for line, record in zip([x for x in lines if x.strip()], records, strict=True)
+                if record.get("error") or sizes[run_key(record)] == int(record.get("run_size", 0))
+            ]
+            dropped = len(lines) - len(keep)
+            if dropped:
+                log.warning("%s: dropping %d line(s) of runs cut off by an interrupted practice", self.path, dropped)
+                _write_atomically(self.path, "".join(keep))
+            return dropped
+
+    def done(self) -> dict[RunKey, bool]:
+        """Each run in the file and whether it failed (the last line of a key wins)."""
+        out: dict[RunKey, bool] = {}
+        for record in self.records(include_failures=True):
+            out[run_key(record)] = bool(record.get("error"))
+        return out
+
+    def records(self, *, include_failures: bool = False) -> Iterator[dict[str, Any]]:
+        if not self.path.exists():
+            return
+        for _, record in iter_jsonl(self.path):
+            if record.get("error") and not include_failures:
+                continue
+            yield record
+
+
+def load_practice(path: Path) -> list[dict[str, Any]]:
+    """The labelled records of a practice file (failed runs left out); a bad record names its line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(f"practice file not found: {path} (write one with `sleuth practice`)")
+    records = []
+    for line_no, record in iter_jsonl(path):
+        if record.get("error"):
+            continue
+        missing = [k for k in ("dataset", "question_id", "label", "features", "answer") if k not in record]
+        if missing or record["label"] not in (SUFFICIENT, INSUFFICIENT) or not isinstance(record["features"], dict):
+            what = f"missing {', '.join(missing)}" if missing else "bad label or features"
+            raise InputDataError(f"not a practice record: {what}", source=str(path), line=line_no)
+        records.append(record)
+    if not records:
+        raise InputDataError("no labelled practice records", source=str(path))
+    return records
+
+
+def file_sha256(path: Path) -> str:
+    return sha256_file(Path(path))
+
+
+def _parse(line: str, path: Path, line_no: int) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+        run_key(record)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise InputDataError(f"bad practice record: {exc}", source=str(path), line=line_no) from exc
+    if not isinstance(record, dict):
+        raise InputDataError("a record must be a JSON object", source=str(path), line=line_no)
+    return record
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,110 @@
+"""Training the critic on practice records, its artifact, and evaluating it on held-out questions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from api.cli import main
+from evaluation.critic_evaluation import evaluate_critic, render_report
+from evaluation.critic_training import TrainingPlan, question_key, split_questions, train_critic
+from reasoning.critic import CriticInput
+from reasoning.trained_critic import LOGISTIC, MANIFEST, load_critic
+from retrieval.errors import ConfigError, InputDataError, OutputExistsError
+from tests.evaluation.practice_data import synthetic_records, write_records
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def practice(tmp_path: Path) -> Path:
+    return write_records(tmp_path / "practice.jsonl", synthetic_records())
+
+
+def test_a_separable_feature_set_trains_to_a_high_auc(practice: Path, tmp_path: Path) -> None:
+    manifest = train_critic(TrainingPlan(data=practice, out=tmp_path / "critic"))
+    metrics = manifest["metrics"]["validation"]["logistic"]
+    assert metrics["auc"] > 0.9 and metrics["accuracy"] > 0.9
+    assert manifest["kind"] == "logistic" and manifest["metrics"]["kept"] == "logistic"
+    assert sorted(p.name for p in (tmp_path / "critic").iterdir()) == [LOGISTIC, MANIFEST]  # JSON only, no pickle
+    assert manifest["data"]["sha256"] and manifest["data"]["records"] == 180 and manifest["data"]["questions"] == 60
+    split = manifest["split"]
+    assert split["by"] == "question" and len(split["val_questions"]) == 12 and len(split["train_questions"]) == 48
+    assert not set(split["val_questions"]) & set(split["train_questions"])
+    assert split["train_records"] + split["val_records"] == 180
+    assert manifest["versions"]["scikit-learn"] and manifest["created"]
+    assert json.loads((tmp_path / "critic" / MANIFEST).read_text()) == manifest
+
+
+def test_the_trained_critic_loads_and_decides_like_its_training(practice: Path, tmp_path: Path) -> None:
+    train_critic(TrainingPlan(data=practice, out=tmp_path / "critic"))
+    critic = load_critic(tmp_path / "critic")
+    from reasoning.evidence import EvidenceItem
+    from retrieval.documents import Passage
+
+    def state(score: float, answer: str, text: str) -> CriticInput:
+        passage = Passage(id="p", doc_id="d", title="T", text=text)
+        item = EvidenceItem(1, 0, passage, (text,), score, 1, ("hybrid",))
+        return CriticInput(0, "Who?", answer, [item], True, "", 1, 3)
+
+    found, missing = critic.judge([state(0.9, "Ada", "Ada did it."), state(0.1, "Bob", "Nobody knows.")], 1)
+    assert found.sufficient and not missing.sufficient and found.confidence > 0.5 > missing.confidence
+
+
+def test_the_split_is_by_question_and_deterministic() -> None:
+    keys = [f"hotpotqa:q{i}" for i in range(10)] * 3
+    split = split_questions(keys, 0.2, seed=1)
+    assert len(split.validation) == 2 and len(split.train) == 8
+    assert split == split_questions(list(reversed(keys)), 0.2, seed=1)
+    assert split != split_questions(keys, 0.2, seed=2)
+    assert len(split_questions(["a", "b"], 0.01, 0).validation) == 1  # one on each side at least
+    with pytest.raises(ConfigError, match="at least 2 questions"):
+        split_questions(["a", "a"], 0.2, 0)
+
+
+def test_training_refuses_bad_data_and_existing_output(practice: Path, tmp_path: Path) -> None:
+    train_critic(TrainingPlan(data=practice, out=tmp_path / "critic"))
+    with pytest.raises(OutputExistsError, match="--force"):
+        train_critic(TrainingPlan(data=practice, out=tmp_path / "critic"))
+    train_critic(TrainingPlan(data=practice, out=tmp_path / "critic", force=True, seed=3))
+    assert json.loads((tmp_path / "critic" / MANIFEST).read_text())["split"]["seed"] == 3
+    one_label = [r | {"label": "insufficient"} for r in synthetic_records(10)]
+    with pytest.raises(ConfigError, match="only one label"):
+        train_critic(TrainingPlan(data=write_records(tmp_path / "one.jsonl", one_label), out=tmp_path / "x"))
+    with pytest.raises(InputDataError, match="not a practice record"):
+        train_critic(TrainingPlan(data=write_records(tmp_path / "bad.jsonl", [{"a": 1}]), out=tmp_path / "y"))
+    with pytest.raises(ConfigError, match="unknown or no features"):
+        TrainingPlan(data=practice, out=tmp_path / "z", features=("vibes",))
+    with pytest.raises(ConfigError, match="val share"):
+        TrainingPlan(data=practice, out=tmp_path / "z", val_share=1.0)
+
+
+def test_evaluation_uses_only_questions_held_out_from_training(practice: Path, tmp_path: Path) -> None:
+    manifest = train_critic(TrainingPlan(data=practice, out=tmp_path / "critic"))
+    report = evaluate_critic(practice, tmp_path / "critic")
+    assert report["records"] == manifest["split"]["val_records"] and "validation questions" in report["selection"]
+    trained, feature, fixed = report["critics"]["trained"], report["critics"]["feature"], report["fixed_rounds"]
+    assert trained["auc"] > 0.9 and trained["accuracy"] > feature["accuracy"]
+    assert trained["rounds_per_chain"] < fixed["rounds_per_chain"] == 3.0
+    assert trained["llm_calls_per_question"] < fixed["llm_calls_per_question"] == 4.0
+    assert trained["f1_at_stop"] >= fixed["f1_at_stop"] - 1e-9
+    assert "| trained |" in render_report(report) and "| fixed rounds |" in render_report(report)
+    other = write_records(tmp_path / "other.jsonl", synthetic_records(seed=5))  # a new file: unseen questions only
+    unseen = evaluate_critic(other, tmp_path / "critic")
+    train_ids = set(manifest["split"]["train_questions"])
+    assert unseen["records"] == sum(1 for r in synthetic_records(seed=5) if question_key(r) not in train_ids)
+    assert evaluate_critic(practice, tmp_path / "critic", all_records=True)["records"] == 180
+
+
+def test_the_cli_trains_and_evaluates(practice: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "critic"
+    assert main(["critic", "train", "--data", str(practice), "--out", str(out), "--val-share", "0.25"]) == 0
+    printed = capsys.readouterr().out
+    assert "validated on 45 records of 15" in printed and "kept logistic" in printed
+    assert main(["critic", "train", "--data", str(practice), "--out", str(out)]) == 73
+    assert main(["critic", "eval", "--data", str(practice), "--critic", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["critics"]["trained"]["records"] == 45
+    assert main(["critic", "eval", "--data", str(practice), "--critic", str(tmp_path / "none")]) == 66
