@@ -122,7 +122,9 @@ class SleuthSystem:
         question = self.check_question(question)
         if method not in METHODS:
             raise ConfigError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
-        chosen = self.with_trained_critic(resolve_budget(budget, **dict(overrides or {})), overrides)
+        chosen = resolve_budget(budget, **dict(overrides or {}))
+        if method == "sleuth":  # the iterative baseline stops at its first answer whatever the critic
+            chosen = self.with_trained_critic(chosen, overrides)
         trace = Trace(listeners=[listener] if listener else [])
         context = MethodContext(
             question=question,
@@ -140,6 +142,8 @@ class SleuthSystem:
         and the caller did not ask for a critic by name."""
         from reasoning.trained_critic import trained_critic_present
 
+        if budget.critic == "trained" and budget.critic_dir is None and self.config.critic_dir is not None:
+            return replace(budget, critic_dir=str(self.config.critic_dir))
         named = (overrides or {}).get("critic") is not None
         if budget.critic != "feature" or named or not trained_critic_present(self.config.critic_dir):
             return budget

@@ -116,6 +116,11 @@ def test_a_present_trained_critic_replaces_the_feature_critic_unless_one_is_name
     assert [e["critic"] for e in _critic_events(system.ask(QUESTION, graph_index_dir, budget="fast"))] == ["trained"]
     named = system.ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "feature"})
     assert {e["critic"] for e in _critic_events(named)} == {"feature"}
+    trained = system.ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "trained"})
+    assert {e["critic"] for e in _critic_events(trained)} == {"trained"}  # from the system's critic_dir
+    baseline = system.ask(QUESTION, graph_index_dir, method="iterative", budget="fast")
+    start = next(e for e in baseline.trace.to_json()["events"] if e["stage"] == "start")
+    assert start["budget"]["critic"] == "feature"  # the iterative baseline keeps its own stopping rule
     empty = make_system(scripted(), critic_dir=tmp_path / "none")
     assert {e["critic"] for e in _critic_events(empty.ask(QUESTION, graph_index_dir, budget="fast"))} == {"feature"}
 
