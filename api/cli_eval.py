@@ -24,6 +24,7 @@ from evaluation.datasets import DATASETS, Question, load_benchmark
 from evaluation.run_file import RunFile, ScoredRecord
 from evaluation.runner import Answerer, RunPlan, plan_runs, run_benchmark
 from evaluation.summary import SUMMARY_MD, write_reports
+from reasoning.budget import CRITIC_KINDS
 from retrieval.bundle import MANIFEST
 from retrieval.embedders import DEFAULT_EMBEDDER, SentenceTransformerEmbedder
 from retrieval.errors import ConfigError
@@ -64,6 +65,10 @@ def add_eval_command(commands: argparse._SubParsersAction) -> None:
         "--budget-tokens", type=int, metavar="N", help="run under the configuration predicted best within N tokens"
     )
     ev.add_argument("--allocation", type=Path, metavar="FILE", help="allocation model (`sleuth allocation fit`)")
+    ev.add_argument(
+        "--critic", choices=CRITIC_KINDS, help="the critic of every budget (none: a fixed number of rounds)"
+    )
+    ev.add_argument("--critic-dir", type=Path, metavar="DIR", help="a trained critic (implies --critic trained)")
     ev.add_argument("--embedder", default=DEFAULT_EMBEDDER, metavar="NAME_OR_PATH", help="embedder for a new index")
     ev.add_argument("--no-kg", action="store_true", help="build a missing index without the knowledge graph")
     add_graph_options(ev)
@@ -77,6 +82,7 @@ def run_eval(args: argparse.Namespace) -> int:
     _check_names(budgets, budget_names(), "budget")
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be positive, got {args.limit}")
+    overrides = critic_overrides(args.critic, args.critic_dir)
     allocated = None
     if args.budget_tokens is not None:  # one run under a label budget, `tokens-N`, instead of --budgets
         from api.cli_ask import allocated_budget
@@ -99,6 +105,8 @@ def run_eval(args: argparse.Namespace) -> int:
     bar = ScoreBar(args.dataset)
     try:
         answerer = make_answerer(args.llm, args.seed)
+        if overrides:
+            answerer = OverridingAnswerer(answerer, overrides)
         if allocated is not None:
             answerer = AllocatedAnswerer(answerer, budgets[0], allocated)
         outcome = run_benchmark(answerer, questions, plan, run_file, bar)
@@ -151,6 +159,28 @@ class AllocatedAnswerer:
 
     def ask(self, question: str, index: Path | str, *, method: str, budget: str) -> Any:
         return self.answerer.ask(question, index, method=method, budget=self.budget if budget == self.label else budget)
+
+
+def critic_overrides(critic: str | None, critic_dir: Path | None) -> dict[str, Any]:
+    """The budget knobs `--critic` and `--critic-dir` set (a trained critic is loaded now, to fail early)."""
+    if critic_dir is not None and critic in (None, "trained"):
+        critic = "trained"
+    if critic == "trained":
+        from reasoning.trained_critic import load_critic
+
+        load_critic(critic_dir)
+    out: dict[str, Any] = {} if critic is None else {"critic": critic}
+    return out | ({"critic_dir": str(critic_dir)} if critic == "trained" and critic_dir is not None else {})
+
+
+class OverridingAnswerer:
+    """Asks with budget knob overrides on top of every budget."""
+
+    def __init__(self, system: Any, overrides: dict[str, Any]) -> None:
+        self.system, self.overrides = system, overrides
+
+    def ask(self, question: str, index: Path | str, *, method: str, budget: Any) -> Any:
+        return self.system.ask(question, index, method=method, budget=budget, overrides=self.overrides)
 
 
 def method_catalog() -> tuple[tuple[str, ...], frozenset[str]]:

@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from retrieval.errors import ConfigError
 
-CriticKind = Literal["feature", "prompted", "trained"]  # trained: learnt from self-practice (trained_critic)
-CRITIC_KINDS: tuple[CriticKind, ...] = ("feature", "prompted", "trained")
+# trained: learnt from self-practice (reasoning.trained_critic); none: never stop early (a fixed number of rounds)
+CriticKind = Literal["feature", "prompted", "trained", "none"]
+CRITIC_KINDS: tuple[CriticKind, ...] = ("feature", "prompted", "trained", "none")
 
 
 @dataclass(frozen=True)

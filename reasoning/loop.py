@@ -48,6 +48,15 @@ class AnswerPresentCritic:
         return verdicts
 
 
+class FixedRoundsCritic:
+    """Never sufficient: every chain runs all its rounds (the fixed-rounds baseline of the critics)."""
+
+    name = "none"
+
+    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
+        return [Verdict(False, 0.0, item.next_query, self.name) for item in inputs]
+
+
 class ReasoningLoop:
     def __init__(self, ctx: MethodContext, policy: LoopPolicy, critic: SufficiencyCritic | None = None) -> None:
         self.ctx = ctx
@@ -62,6 +71,8 @@ class ReasoningLoop:
             return AnswerPresentCritic()
         if self.budget.critic == "prompted":
             return PromptedCritic(self.ctx)
+        if self.budget.critic == "none":
+            return FixedRoundsCritic()
         if self.budget.critic == "trained":
             from reasoning.trained_critic import load_critic
 

@@ -79,20 +79,53 @@ class BudgetEcho(FakeAnswerer):
         super().__init__(lambda q, m, b: ("London", []))
         self.budgets: list[object] = []
 
-    def ask(self, question: str, index: Path | str, *, method: str, budget: Any) -> Any:
+        self.overrides: list[object] = []
+
+    def ask(self, question: str, index: Path | str, *, method: str, budget: Any, overrides: Any = None) -> Any:
         self.budgets.append(budget)
+        self.overrides.append(overrides)
         return super().ask(question, index, method=method, budget=getattr(budget, "name", budget))
 
 
-def test_eval_with_budget_tokens_runs_under_a_labelled_budget(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    answerer = BudgetEcho()
-    monkeypatch.setattr(cli_eval, "make_answerer", lambda llm, seed: answerer)
+@pytest.fixture
+def answerer(monkeypatch: pytest.MonkeyPatch) -> BudgetEcho:
+    echo = BudgetEcho()
+    monkeypatch.setattr(cli_eval, "make_answerer", lambda llm, seed: echo)
     monkeypatch.setattr(cli_eval, "method_catalog", lambda: CATALOG)
     monkeypatch.setattr(cli_eval, "SentenceTransformerEmbedder", lambda name: HashingEmbedder())
+    return echo
+
+
+def test_eval_with_budget_tokens_runs_under_a_labelled_budget(
+    tmp_path: Path, answerer: BudgetEcho, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(eval_args(tmp_path, "--methods", "sleuth", "--budget-tokens", "40000")) == 0
     lines = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
     assert {line["budget"] for line in lines} == {"tokens-40000"}
     assert {(b.name, b.max_tokens) for b in answerer.budgets} == {("balanced", 30_000)}  # type: ignore[attr-defined]
     assert "40,000 tokens per question: balanced" in capsys.readouterr().err
+
+
+def test_eval_with_a_critic_for_every_budget(tmp_path: Path, answerer: BudgetEcho) -> None:
+    critic = write_logistic_critic(tmp_path / "critic", {"has_answer": 1.0})
+    assert main(eval_args(tmp_path, "--methods", "sleuth", "--budgets", "fast", "--critic-dir", str(critic))) == 0
+    assert answerer.overrides[-1] == {"critic": "trained", "critic_dir": str(critic)}
+    assert (
+        main(
+            eval_args(
+                tmp_path,
+                "--methods",
+                "sleuth",
+                "--budgets",
+                "fast",
+                "--critic",
+                "none",
+                "--out",
+                str(tmp_path / "run2"),
+            )
+        )
+        == 0
+    )
+    assert answerer.overrides[-1] == {"critic": "none"}
+    bad = eval_args(tmp_path, "--critic-dir", str(tmp_path / "absent"))
+    assert main(bad) == 66

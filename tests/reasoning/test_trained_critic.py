@@ -132,3 +132,9 @@ def test_the_shipped_default_is_used_when_present(
     monkeypatch.setattr(trained_critic, "default_critic_dir", lambda: shipped)
     result = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="fast")
     assert [e["critic"] for e in _critic_events(result)] == ["trained"]
+
+
+def test_critic_none_runs_every_round(graph_index_dir: Path) -> None:
+    result = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "none"})
+    assert [(e["critic"], e["sufficient"]) for e in _critic_events(result)] == [("none", False), ("none", False)]
+    assert result.answer == "Berlin"
