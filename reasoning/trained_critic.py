@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,7 @@ class TrainedCritic:
         self.threshold = float(manifest["threshold"])
         self.logistic = logistic if self.kind == "logistic" else None
         self._cross_encoder: Any = None
+        self._lock = threading.Lock()  # the system answers from several threads; the model loads once
 
     def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
         if not inputs:
@@ -145,8 +147,9 @@ class TrainedCritic:
             return [self.logistic.probability(r) for r in rows]
         import torch
 
-        if self._cross_encoder is None:
-            self._cross_encoder = load_cross_encoder(self.directory / CROSS_ENCODER)
+        with self._lock:
+            if self._cross_encoder is None:
+                self._cross_encoder = load_cross_encoder(self.directory / CROSS_ENCODER)
         logits = self._cross_encoder.predict(list(pairs), activation_fn=torch.nn.Identity(), show_progress_bar=False)
         return [1.0 / (1.0 + math.exp(-float(x))) for x in logits]
 
