@@ -49,7 +49,11 @@ def scripted(rules: Sequence[tuple[Matcher, Reply]] = ()) -> ScriptedLLM:
     return ScriptedLLM([*rules, *DEFAULT_RULES], default=None)
 
 
+NO_TRAINED_CRITIC = Path(__file__).parent / "no-trained-critic"  # holds none: the budgets' own critics run
+
+
 def make_system(llm: ScriptedLLM, **config: Any) -> SleuthSystem:
+    config.setdefault("critic_dir", NO_TRAINED_CRITIC)
     return SleuthSystem(
         SystemConfig(llm="scripted", **config),
         backend=llm,
