@@ -130,7 +130,7 @@ def test_the_shipped_default_is_used_when_present(
 ) -> None:
     shipped = write_logistic_critic(tmp_path / "shipped", {"has_answer": 10.0})
     monkeypatch.setattr(trained_critic, "default_critic_dir", lambda: shipped)
-    result = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="fast")
+    result = make_system(scripted(), critic_dir=None).ask(QUESTION, graph_index_dir, budget="fast")
     assert [e["critic"] for e in _critic_events(result)] == ["trained"]
 
 
