@@ -40,6 +40,19 @@ log = logging.getLogger(__name__)
 CHAT_OVERHEAD_TOKENS = 8  # per message, for the estimate used when the chat template cannot be rendered
 
 
+def _bounded_ram_cache(llama_cpp: Any, capacity_bytes: int) -> Any:
+    """llama-cpp-python's RAM cache counts only a saved state's KV bytes, but every state also holds an
+    (n_batch x vocabulary) float32 logits array (311 MB for Qwen2.5 at n_batch 512), most of its size:
+    uncounted, a 1 GiB cache grew past 10 GB. This one counts both, so the capacity holds."""
+
+    class BoundedRAMCache(llama_cpp.LlamaRAMCache):
+        @property
+        def cache_size(self) -> int:
+            return sum(s.llama_state_size + s.scores.nbytes for s in self.cache_state.values())
+
+    return BoundedRAMCache(capacity_bytes=capacity_bytes)
+
+
 def _import_llama_cpp() -> Any:
     try:
         import llama_cpp
@@ -60,7 +73,7 @@ class LlamaCppBackend(CompletionMixin):
         n_batch: int = 512,
         seed: int = 0,
         chat_format: str | None = None,
-        prompt_cache_mb: int = 1024,
+        prompt_cache_mb: int = 2048,
         *,
         verbose: bool = False,
     ) -> None:
@@ -85,7 +98,7 @@ class LlamaCppBackend(CompletionMixin):
         self._llama = llama_cpp.Llama(model_path=str(path), **options)
         if prompt_cache_mb > 0 and hasattr(llama_cpp, "LlamaRAMCache"):
             # KV states of recent prompts, so that chains taking turns still reuse their own prefixes
-            self._llama.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=prompt_cache_mb << 20))
+            self._llama.set_cache(_bounded_ram_cache(llama_cpp, prompt_cache_mb << 20))
         self._module = llama_cpp
         self._path = path
         self._chat_format = chat_format

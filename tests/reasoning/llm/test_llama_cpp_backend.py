@@ -172,3 +172,19 @@ def test_real_model_follows_a_json_schema(small_model: LlamaCppBackend) -> None:
     for out in small_model.generate([chat, text_prompt], GenerationParams(max_tokens=32, json_schema=schema)):
         assert isinstance(json.loads(out.text)["city"], str)
     assert small_model.complete(["1 + 1 ="], max_tokens=4, json_schema=None)[0].strip() != ""
+
+
+@pytest.mark.unit
+def test_the_prompt_cache_counts_the_logits_each_state_holds() -> None:
+    llama_cpp = pytest.importorskip("llama_cpp")
+    import types
+
+    import numpy as np
+
+    from reasoning.llm.llama_cpp_backend import _bounded_ram_cache
+
+    cache = _bounded_ram_cache(llama_cpp, capacity_bytes=10_000)
+    for i in range(5):  # each state: 1,000 bytes of KV and 4,000 of logits
+        cache[(1, 2, i)] = types.SimpleNamespace(llama_state_size=1_000, scores=np.zeros(1_000, dtype=np.float32))
+    assert len(cache.cache_state) == 2 and cache.cache_size <= 10_000
+    assert (1, 2, 4) in cache.cache_state  # the most recent stay
