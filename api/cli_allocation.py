@@ -4,9 +4,10 @@ from benchmark runs, with its predictions checked on held-apart questions."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from api.cli_ask import write_json_atomically
+from retrieval.staging import write_text_atomically
 
 
 def add_allocation_commands(commands: argparse._SubParsersAction) -> None:
@@ -26,7 +27,7 @@ def run_allocation_fit(args: argparse.Namespace) -> int:
     from evaluation.allocation import fit_allocation, render_comparison
 
     model = fit_allocation(args.predictions, args.method, share=args.holdout_share, seed=args.seed, alpha=args.alpha)
-    write_json_atomically(args.out, model)
+    write_text_atomically(args.out, json.dumps(model, indent=1, ensure_ascii=False))
     print(render_comparison(model), end="")
     print(f"{len(model['configurations'])} configurations from {model['data']['answers']} answers; model in {args.out}")
     return 0

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ from reasoning.budget import BUDGET_NAMES, CRITIC_KINDS, Budget, resolve_budget
 from reasoning.llm.factory import DEFAULT_BACKEND
 from reasoning.methods import METHODS
 from reasoning.result import AskResult
+from retrieval.staging import write_text_atomically
 
 
 def add_ask_command(commands: argparse._SubParsersAction) -> None:
@@ -102,7 +101,7 @@ def run_ask(args: argparse.Namespace) -> int:
     system.index(args.index)
     result = system.ask(question, args.index, method=args.method, budget=budget, overrides=overrides)
     if args.trace is not None:
-        write_json_atomically(args.trace, result.to_json())
+        write_text_atomically(args.trace, json.dumps(result.to_json(), indent=1, ensure_ascii=False))
     if args.json:
         print_json(result.to_json())
     else:
@@ -124,15 +123,3 @@ def print_answer(result: AskResult) -> None:
         f"{cost.completion_tokens} completion tokens, {cost.seconds:.1f} s, confidence {result.confidence:.2f}",
         file=sys.stderr,
     )
-
-
-def write_json_atomically(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, ensure_ascii=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from evaluation.critic_training import split_questions
-from evaluation.practice_file import file_sha256
 from evaluation.run_file import RunFile
 from reasoning.allocation import FORMAT, FORMAT_VERSION, Configuration, F1Model, design_row
 from reasoning.budget import PRESETS
+from retrieval.checksums import sha256_file
 from retrieval.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ def fit_allocation(
             "rows": report,
             "mae_all": round(float(np.mean(errors)), 4) if errors else None,
         },
-        "data": {"predictions": str(predictions), "sha256": file_sha256(predictions), "answers": len(answers)},
+        "data": {"predictions": str(predictions), "sha256": sha256_file(predictions), "answers": len(answers)},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 

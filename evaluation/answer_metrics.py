@@ -16,20 +16,19 @@ score is kept, for EM and F1 separately, as 2Wiki v1.1 and MuSiQue do.
 
 from __future__ import annotations
 
-import re
-import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from reasoning.text import normalize_answer
 from retrieval.errors import ConfigError
+
+__all__ = ["normalize_answer"]  # the loop and the metrics normalise answers the same way
 
 ScoringRules = Literal["hotpotqa", "squad"]
 RULES_BY_DATASET: dict[str, ScoringRules] = {"hotpotqa": "hotpotqa", "2wikimultihopqa": "hotpotqa", "musique": "squad"}
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = frozenset(string.punctuation)
 _CLOSED_ANSWERS = ("yes", "no", "noanswer")
 
 
@@ -42,14 +41,6 @@ class AnswerScore:
 def rules_for(dataset: str) -> ScoringRules:
     """The official rule set of a benchmark (`hotpotqa` for an unknown one)."""
     return RULES_BY_DATASET.get(dataset, "hotpotqa")
-
-
-def normalize_answer(text: str) -> str:
-    """Lower-case, strip punctuation and articles, collapse whitespace (in the official order)."""
-    lowered = text.lower()
-    without_punctuation = "".join(ch for ch in lowered if ch not in _PUNCTUATION)
-    without_articles = _ARTICLES.sub(" ", without_punctuation)
-    return " ".join(without_articles.split())
 
 
 def exact_match(prediction: str, gold: str) -> bool:

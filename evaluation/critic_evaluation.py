@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from evaluation.critic_training import decision_metrics, labels, question_key
-from evaluation.practice_file import file_sha256, load_practice
+from evaluation.practice_file import load_practice
 from reasoning.trained_critic import TrainedCritic, load_critic
+from retrieval.checksums import sha256_file
 
 Decide = Callable[[dict[str, Any]], tuple[bool, float] | None]  # record -> (sufficient, confidence), None: unknown
 
@@ -29,7 +30,7 @@ Decide = Callable[[dict[str, Any]], tuple[bool, float] | None]  # record -> (suf
 def held_out(records: Sequence[dict[str, Any]], critic: TrainedCritic, data: Path) -> tuple[list[dict[str, Any]], str]:
     """The records of questions the critic never saw in training, and how they were chosen."""
     split = critic.manifest.get("split") or {}
-    if (critic.manifest.get("data") or {}).get("sha256") == file_sha256(data):
+    if (critic.manifest.get("data") or {}).get("sha256") == sha256_file(data):
         chosen = set(split.get("val_questions") or [])
         return [r for r in records if question_key(r) in chosen], "the validation questions of the training split"
     trained_on = set(split.get("train_questions") or [])

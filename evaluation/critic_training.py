@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.practice_file import SUFFICIENT, file_sha256, load_practice
+from evaluation.practice_file import SUFFICIENT, load_practice
 from reasoning.trained_critic import (
     CROSS_ENCODER,
     FORMAT,
@@ -36,6 +36,7 @@ from reasoning.trained_critic import (
     base_feature_names,
     feature_names,
 )
+from retrieval.checksums import sha256_file
 from retrieval.errors import ConfigError, OutputExistsError
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,7 @@ def _manifest(
         "metrics": {"validation": metrics, "kept": kind},
         "data": {
             "path": str(plan.data),
-            "sha256": file_sha256(plan.data),
+            "sha256": sha256_file(plan.data),
             "records": len(records),
             "questions": len(split.train) + len(split.validation),
             "sufficient_share": round(float(np.mean(labels(records))), 4),

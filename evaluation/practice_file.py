@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -31,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.datasets import iter_jsonl
-from retrieval.checksums import sha256_file
 from retrieval.errors import InputDataError, InputNotFoundError
+from retrieval.staging import write_text_atomically
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +81,7 @@ class PracticeFile:
             dropped = len(lines) - len(keep)
             if dropped:
                 log.warning("%s: dropping %d line(s) of runs cut off by an interrupted practice", self.path, dropped)
-                _write_atomically(self.path, "".join(keep))
+                write_text_atomically(self.path, "".join(keep))
             return dropped
 
     def done(self) -> dict[RunKey, bool]:
@@ -121,10 +119,6 @@ def load_practice(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def file_sha256(path: Path) -> str:
-    return sha256_file(Path(path))
-
-
 def _parse(line: str, path: Path, line_no: int) -> dict[str, Any]:
     try:
         record = json.loads(line)
@@ -134,14 +128,3 @@ def _parse(line: str, path: Path, line_no: int) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise InputDataError("a record must be a JSON object", source=str(path), line=line_no)
     return record
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -47,6 +47,19 @@ def staged_directory(out: Path, *, overwrite: bool, marker: str) -> Iterator[Pat
             raise
 
 
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write a file through a temporary sibling renamed into place: readers see the old file or the new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def check_replaceable(out: Path, *, overwrite: bool, marker: str) -> None:
     if not out.exists():
         return

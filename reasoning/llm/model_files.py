@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from reasoning.llm.protocol import ModelNotInstalledError
+from retrieval.checksums import sha256_file as _sha256
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +126,6 @@ def _verified(target: Path, spec: ModelSpec) -> bool:
     target.unlink()
     _marker(target).unlink(missing_ok=True)
     return False
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_marker(target: Path, spec: ModelSpec) -> None:
