@@ -65,6 +65,14 @@ class ReasoningLoop:
         self.retriever = ChainRetriever(ctx.resources, ctx.trace, use_graph=policy.use_graph)
         self.vectors = PassageVectors(ctx.resources.bundle, ctx.resources.searcher.embedder)
         self.critic = critic or self._default_critic()
+        self.reason_call = replace(REASON, temperature=self._reason_temperature())
+
+    def _reason_temperature(self) -> float:
+        if self.policy.temperature is not None:
+            return self.policy.temperature
+        if self.budget.chains > 1 and self.policy.decompose:
+            return 0.3  # sampling varies the chains too
+        return REASON.temperature
 
     def _default_critic(self) -> SufficiencyCritic:
         if self.policy.stop_on_answer:
@@ -120,14 +128,9 @@ class ReasoningLoop:
             chain.add_evidence(candidates, budget.passages_per_round, round, self.vectors, budget.sentences_per_passage)
         last = round == budget.max_rounds
         prompts = [reason_prompt(ctx.question, c.lines(), c.plan, last_round=last) for c in active]
-        reason = REASON
-        if budget.chains > 1 and self.policy.decompose:
-            reason = replace(REASON, temperature=0.3)  # sampling varies the chains too
-        if self.policy.temperature is not None:
-            reason = replace(REASON, temperature=self.policy.temperature)
         focus = {c.id: c.focus for c in active}  # before the step moves the chains on
         with ctx.trace.stage("reason"):
-            replies = call_json(ctx, reason, prompts, chains=[c.id for c in active], round=round)
+            replies = call_json(ctx, self.reason_call, prompts, chains=[c.id for c in active], round=round)
         stepped = []
         for chain, reply in zip(active, replies, strict=True):
             if reply is None:
