@@ -2,8 +2,9 @@
 
 It builds the index from the corpus when `--index` does not exist, asks every question with every method
 and budget (in `--workers` threads), appends each scored answer to `OUT/predictions.jsonl` (so a run
-resumes where it stopped), and rewrites `summary.json`, `summary.md` and the plots from the whole run
-file at the end, also after Ctrl-C.
+resumes where it stopped), and rewrites `summary.json`, `summary.md`, `scores.jsonl` and the plots from the
+whole run file at the end, also after Ctrl-C. `scores.jsonl` holds the scored records without the traces: a
+run folder that has it but no predictions file (a committed result, say) resumes from it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from evaluation.corpus import prepare_corpus
 from evaluation.datasets import DATASETS, Question, load_benchmark
 from evaluation.run_file import RunFile, ScoredRecord
 from evaluation.runner import Answerer, RunPlan, plan_runs, run_benchmark
-from evaluation.summary import SUMMARY_MD, write_reports
+from evaluation.summary import SCORES_JSONL, SUMMARY_MD, write_reports
 from reasoning.budget import CRITIC_KINDS
 from retrieval.bundle import MANIFEST
 from retrieval.embedders import DEFAULT_EMBEDDER, SentenceTransformerEmbedder
@@ -101,7 +102,7 @@ def run_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         retry_failed=args.retry_failed,
     )
-    run_file = RunFile(args.out / PREDICTIONS)
+    run_file = resume_from_scores(args.out)
     bar = ScoreBar(args.dataset)
     try:
         answerer = make_answerer(args.llm, args.seed)
@@ -121,6 +122,17 @@ def run_eval(args: argparse.Namespace) -> int:
     if outcome.failed and not args.retry_failed:
         print(f"{outcome.failed} failed (errors in {run_file.path}); --retry-failed asks them again", file=sys.stderr)
     return 0
+
+
+def resume_from_scores(out: Path) -> RunFile:
+    """The run file of `out`, started from `scores.jsonl` where only that is there (traces are not kept)."""
+    run_file = RunFile(out / PREDICTIONS)
+    scores = out / SCORES_JSONL
+    if not run_file.path.exists() and scores.exists():
+        log.info("resuming from %s (its answers' traces are not kept)", scores)
+        for record in RunFile(scores).records().values():
+            run_file.append(record.to_json())
+    return run_file
 
 
 def ensure_index(args: argparse.Namespace, questions: list[Question]) -> None:

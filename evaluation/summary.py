@@ -16,10 +16,12 @@ from typing import Any
 from evaluation.datasets import DATASETS
 from evaluation.run_file import KS, ScoredRecord
 from reasoning.budget import BUDGET_NAMES
+from retrieval.staging import write_text_atomically
 
 RowKey = tuple[str, str, str]  # dataset, method, budget
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
+SCORES_JSONL = "scores.jsonl"  # the scored records without answers' traces: small enough to commit
 
 
 def summarise(records: Iterable[ScoredRecord], ks: Sequence[int] = KS) -> dict[str, Any]:
@@ -130,9 +132,12 @@ def _cell(value: float | None) -> str:
 
 
 def write_reports(records: Iterable[ScoredRecord], out_dir: Path, *, plots: bool = True) -> dict[str, Any]:
-    """`summary.json`, `summary.md` and (unless `plots` is off) the PNG plots, into `out_dir`."""
+    """`summary.json`, `summary.md`, `scores.jsonl` and (unless `plots` is off) the PNG plots, into `out_dir`."""
+    records = sorted(records, key=lambda r: r.key)
     summary = summarise(records)
     out_dir.mkdir(parents=True, exist_ok=True)
+    scores = "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in records)
+    write_text_atomically(out_dir / SCORES_JSONL, scores)
     (out_dir / SUMMARY_JSON).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (out_dir / SUMMARY_MD).write_text(render_markdown(summary), encoding="utf-8")
     if plots:

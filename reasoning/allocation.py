@@ -170,8 +170,8 @@ def _by_caps(tokens: int) -> Allocation:
         cheapest = min(PRESETS.values(), key=lambda b: b.max_tokens)
         raise ConfigError(
             f"no preset's token cap fits within {tokens:,} tokens per question (the smallest, {cheapest.name}, caps at "
-            f"{cheapest.max_tokens:,}); raise --budget-tokens, or fit an allocation model from measured runs with "
-            "`sleuth allocation fit` and pass it with --allocation"
+            f"{cheapest.max_tokens:,}); raise the token budget, or fit an allocation model from measured runs "
+            "(`sleuth allocation fit`)"
         )
     budget = PRESETS[fitting[-1]]
     message = f"{tokens:,} tokens per question: {budget.name} (no allocation model: the largest preset whose cap fits)"

@@ -32,6 +32,11 @@ class AskRequest(BaseModel):
     index: IndexName
     method: MethodName = "sleuth"
     budget: BudgetName = "fast"
+    budget_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        description="tokens per question: run the configuration predicted best within them (replaces budget)",
+    )
     overrides: BudgetOverrides | None = None
     trace: bool = Field(default=False, description="include the full trace in the result")
     wait: bool = Field(default=True, description="wait for the answer when the budget is short (else 202)")

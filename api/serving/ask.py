@@ -12,6 +12,7 @@ from api.errors import ApiError, not_found
 from api.protocol.ask import AskRequest, AskResponse
 from api.protocol.jobs import JobAccepted
 from api.security import Principal
+from retrieval.errors import ConfigError
 from workers.jobs import JobRecord, new_job_id
 from workers.payloads import AskPayload
 
@@ -31,11 +32,13 @@ def check_ask(context: ServiceContext, principal: Principal, request: AskRequest
             "too_long",
             f"the question is {len(question)} characters long; the limit is {limits.max_question_chars}",
         )
-    if not limits.budget_allowed(request.budget):
-        raise ApiError(
-            400, "budget_not_allowed", f"budget {request.budget!r} is above this service's {limits.max_budget!r}"
-        )
-    overrides: dict[str, Any] = request.overrides.model_dump(exclude_none=True) if request.overrides else {}
+    budget: str = request.budget
+    overrides: dict[str, Any] = {}
+    if request.budget_tokens is not None:
+        budget, overrides = allocated_budget(request.budget_tokens)
+    if not limits.budget_allowed(budget):
+        raise ApiError(400, "budget_not_allowed", f"budget {budget!r} is above this service's {limits.max_budget!r}")
+    overrides |= request.overrides.model_dump(exclude_none=True) if request.overrides else {}
     for knob, cap in (("max_llm_calls", limits.max_llm_calls), ("max_tokens", limits.max_tokens)):
         if overrides.get(knob, 0) > cap:
             raise ApiError(400, "budget_not_allowed", f"{knob} {overrides[knob]} is above this service's limit {cap}")
@@ -43,10 +46,23 @@ def check_ask(context: ServiceContext, principal: Principal, request: AskRequest
         question=question,
         index=request.index,
         method=request.method,
-        budget=request.budget,
+        budget=budget,
         overrides=overrides,
         trace=request.trace,
     )
+
+
+def allocated_budget(tokens: int) -> tuple[str, dict[str, Any]]:
+    """The preset and knobs that `budget_tokens` picks (with the shipped allocation model, if any)."""
+    from reasoning.allocation import choose_budget, load_allocation
+    from reasoning.budget import BUDGET_NAMES, KNOBS
+
+    try:
+        chosen = choose_budget(tokens, load_allocation(None)).budget
+    except ConfigError as exc:
+        raise ApiError(400, "budget_not_allowed", str(exc)) from exc
+    name = chosen.name if chosen.name in BUDGET_NAMES else BUDGET_NAMES[0]
+    return name, {knob: getattr(chosen, knob) for knob in KNOBS if getattr(chosen, knob) is not None}
 
 
 def submit(context: ServiceContext, principal: Principal, kind: str, index: str, payload: dict[str, Any]) -> JobRecord:
@@ -59,7 +75,7 @@ def submit(context: ServiceContext, principal: Principal, kind: str, index: str,
 async def ask(context: ServiceContext, principal: Principal, request: AskRequest) -> AskResponse | JobAccepted:
     payload = check_ask(context, principal, request)
     record = submit(context, principal, "ask", request.index, payload.model_dump())
-    if not request.wait or request.budget not in context.settings.limits.short_budgets:
+    if not request.wait or payload.budget not in context.settings.limits.short_budgets:
         return JobAccepted.of(record)
     finished = await wait_for(context, record.id, context.settings.limits.ask_wait_s)
     if finished is None:

@@ -61,6 +61,25 @@ def test_ask_on_a_longer_budget_is_a_job_with_events(client: httpx.Client) -> No
     assert end["state"] == "succeeded"
 
 
+def test_ask_within_a_token_budget(client: httpx.Client) -> None:
+    from reasoning.budget import PRESETS
+
+    question = {"question": "Where was Alice Smith born?", "index": "a-docs", "trace": True}
+    fast = {**question, "budget": "balanced", "budget_tokens": PRESETS["fast"].max_tokens}  # replaces budget
+    response = client.post("/v1/ask", json=fast, headers=auth("tenant-a"))
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["budget"] == "fast"
+    balanced = {**question, "budget_tokens": PRESETS["balanced"].max_tokens, "overrides": {"max_rounds": 1}}
+    accepted = client.post("/v1/ask", json=balanced, headers=auth("tenant-a"))
+    assert accepted.status_code == 202, accepted.text
+    done = wait_job(client, accepted.json()["job_id"], "tenant-a")
+    assert done["result"]["budget"] == "balanced"
+    start = next(e for e in done["result"]["trace"]["events"] if e["stage"] == "start")
+    assert start["budget"]["max_rounds"] == 1 and start["budget"]["chains"] == 2  # overrides on the allocation
+    tiny = client.post("/v1/ask", json={**question, "budget_tokens": 10}, headers=auth("tenant-a"))
+    assert tiny.status_code == 400 and "within 10 tokens" in tiny.json()["error"]["message"]
+
+
 def test_events_stream_while_the_job_runs_and_resume_after_an_id(client: httpx.Client) -> None:
     question = {"question": "Tell me slowly where Bob Jones lived", "index": "a-docs", "wait": False}
     job = client.post("/v1/ask", json=question, headers=auth("tenant-a")).json()

@@ -71,6 +71,22 @@ def test_eval_builds_the_index_runs_and_reports(
     assert len(fake_system.calls) == 6
 
 
+def test_eval_resumes_from_the_scores_of_a_run_without_its_predictions(
+    tmp_path: Path, fake_system: FakeAnswerer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = eval_args(tmp_path, "--methods", "rag", "--budgets", "fast", "--limit", "1")
+    assert main(args) == 0
+    run = tmp_path / "run"
+    scores = (run / "scores.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(scores) == 1 and "trace" not in json.loads(scores[0])
+    (run / "predictions.jsonl").unlink()  # a committed result keeps only its scores
+
+    assert main(eval_args(tmp_path, "--methods", "rag", "--budgets", "fast")) == 0
+    assert "asked 1, already done 1" in capsys.readouterr().out
+    assert len(fake_system.calls) == 2
+    assert len((run / "scores.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
 def test_eval_context_only_and_limit(tmp_path: Path, fake_system: FakeAnswerer) -> None:
     assert main(eval_args(tmp_path, "--methods", "ppr", "--budgets", "thorough", "--limit", "1", "--context-only")) == 0
     corpus = tmp_path / "run" / "corpus-hotpotqa-context1.jsonl"
