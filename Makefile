@@ -54,3 +54,42 @@ eval-smoke: install
 			--limit $(SMOKE_LIMIT) --methods $(SMOKE_METHODS) --budgets $(SMOKE_BUDGETS) --out $(SMOKE_DIR)/run \
 			$(SMOKE_ARGS) || exit 1; \
 	done
+
+# Every set's whole corpus indexed with the graph, under .sleuth/bench (3-12 min a set on 2 cores).
+SETS ?= musique 2wikimultihopqa hotpotqa
+.PHONY: bench-indexes
+bench-indexes: install
+	for set in $(SETS); do \
+		test -f .sleuth/bench/$$set/manifest.json || \
+		$(BIN)/sleuth index build --input $(DATA)/$$set/corpus.jsonl.gz --out .sleuth/bench/$$set || exit 1; \
+	done
+
+# The README's results run: the first DEV_LIMIT dev questions of each set, in steps of DEV_STEP so that the
+# sets advance together, for DEV_METHODS at DEV_BUDGETS, into DEV_OUT. It resumes from the committed
+# DEV_OUT/scores.jsonl (traces stay in the ignored predictions.jsonl). Hours on the 2-core CPU.
+DEV_OUT     ?= results/eval/dev
+DEV_LIMIT   ?= 30
+DEV_STEP    ?= 10
+DEV_METHODS ?= rag,iterative,ppr,sleuth
+DEV_BUDGETS ?= fast
+.PHONY: eval-dev
+eval-dev: bench-indexes
+	for n in $$(seq $(DEV_STEP) $(DEV_STEP) $(DEV_LIMIT)); do for set in $(SETS); do \
+		$(BIN)/sleuth eval --dataset $$set --questions $(DATA)/$$set/dev.jsonl --index .sleuth/bench/$$set \
+			--methods $(DEV_METHODS) --budgets $(DEV_BUDGETS) --limit $$n --out $(DEV_OUT) || exit 1; \
+	done; done
+
+# Self-practice for the shipped critic: dev questions DEV_LIMIT+1 .. DEV_LIMIT+PRACTICE_LIMIT of each set
+# (the first DEV_LIMIT are the evaluation questions and are never practised on), then the critic trained
+# on them (a share of the practice questions held out for validation) into reasoning/critics/default.
+PRACTICE_OUT   ?= .sleuth/practice/dev.jsonl
+PRACTICE_LIMIT ?= 40
+PRACTICE_ARGS  ?= --chains 2 --rounds 3 --samples 1
+.PHONY: critic-default
+critic-default: bench-indexes
+	for set in $(SETS); do \
+		$(BIN)/sleuth practice --dataset $$set --questions $(DATA)/$$set/dev.jsonl --index .sleuth/bench/$$set \
+			--skip $(DEV_LIMIT) --limit $(PRACTICE_LIMIT) --out $(PRACTICE_OUT) $(PRACTICE_ARGS) || exit 1; \
+	done
+	$(BIN)/sleuth critic train --data $(PRACTICE_OUT) --out reasoning/critics/default --force
+	$(BIN)/sleuth critic eval --data $(PRACTICE_OUT) --critic reasoning/critics/default

@@ -51,6 +51,9 @@ def add_eval_command(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated (default {DEFAULT_METHODS})")
     ev.add_argument("--budgets", default=DEFAULT_BUDGETS, help=f"comma-separated (default {DEFAULT_BUDGETS})")
     ev.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
+    ev.add_argument(
+        "--skip", type=int, default=0, metavar="N", help="leave out the first N questions (e.g. those held out)"
+    )
     ev.add_argument("--workers", type=int, default=1, metavar="W", help="questions answered in parallel threads")
     ev.add_argument("--out", required=True, type=Path, metavar="DIR", help="run folder (predictions, summaries)")
     ev.add_argument("--llm", default=None, metavar="SPEC", help="LLM backend spec (default: the CPU model)")
@@ -83,6 +86,8 @@ def run_eval(args: argparse.Namespace) -> int:
     _check_names(budgets, budget_names(), "budget")
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be positive, got {args.limit}")
+    if args.skip < 0:
+        raise ConfigError(f"--skip must not be negative, got {args.skip}")
     overrides = critic_overrides(args.critic, args.critic_dir)
     allocated = None
     if args.budget_tokens is not None:  # one run under a label budget, `tokens-N`, instead of --budgets
@@ -90,7 +95,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
         allocated = allocated_budget(args.budget_tokens, args.allocation)
         budgets = [f"tokens-{args.budget_tokens}"]
-    questions = load_benchmark(args.questions, args.dataset, args.limit)
+    questions = load_benchmark(args.questions, args.dataset, args.limit, args.skip)
     if not questions:
         raise ConfigError(f"no questions in {args.questions}")
     ensure_index(args, questions)

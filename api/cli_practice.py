@@ -21,6 +21,9 @@ def add_practice_command(commands: argparse._SubParsersAction) -> None:
     pr.add_argument("--index", required=True, type=Path, metavar="DIR", help="index bundle of their corpus")
     pr.add_argument("--out", required=True, type=Path, metavar="FILE", help="practice JSONL (appended; resumes)")
     pr.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
+    pr.add_argument(
+        "--skip", type=int, default=0, metavar="N", help="leave out the first N questions (e.g. those held out)"
+    )
     pr.add_argument("--chains", type=int, default=3, metavar="K", help="chains per run (default 3)")
     pr.add_argument("--rounds", type=int, default=3, metavar="R", help="rounds per run, all of them run (default 3)")
     pr.add_argument("--samples", type=int, default=2, metavar="S", help="runs per question, each its own seed")
@@ -43,6 +46,8 @@ def run_practice_command(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be positive, got {args.limit}")
+    if args.skip < 0:
+        raise ConfigError(f"--skip must not be negative, got {args.skip}")
     llm = args.llm or DEFAULT_BACKEND
     plan = PracticePlan(
         dataset=args.dataset,
@@ -58,7 +63,7 @@ def run_practice_command(args: argparse.Namespace) -> int:
         prompted=args.prompted,
         retry_failed=args.retry_failed,
     )
-    questions = load_benchmark(args.questions, args.dataset, args.limit)
+    questions = load_benchmark(args.questions, args.dataset, args.limit, args.skip)
     if not questions:
         raise ConfigError(f"no questions in {args.questions}")
     system = SleuthSystem(SystemConfig(llm=llm, seed=args.seed))

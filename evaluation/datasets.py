@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -43,33 +44,35 @@ class Question:
     context_ids: tuple[str, ...] = ()  # corpus ids of the question's own paragraphs (gold and distractors)
 
 
-def load_questions(path: Path, limit: int | None = None, *, dataset: str = "") -> list[Question]:
-    """Questions in the shared format (the first `limit` of them)."""
-    questions: list[Question] = []
-    for line_no, record in iter_jsonl(path):
-        if limit is not None and len(questions) >= limit:
-            break
-        try:
-            questions.append(_shared_question(record, dataset))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputDataError(f"bad question record: {_describe(exc)}", source=str(path), line=line_no) from exc
-    return questions
+def load_questions(path: Path, limit: int | None = None, *, dataset: str = "", skip: int = 0) -> list[Question]:
+    """Questions in the shared format (the first `limit` of them after the first `skip`)."""
+    return _select(_iter_shared(path, dataset), limit, skip)
 
 
-def load_benchmark(path: Path, dataset: str, limit: int | None = None) -> list[Question]:
-    """Questions of `dataset` from a file in any supported format (see the module docstring)."""
+def load_benchmark(path: Path, dataset: str, limit: int | None = None, skip: int = 0) -> list[Question]:
+    """Questions of `dataset` from a file in any supported format (see the module docstring): the first
+    `limit` after the first `skip` (how a set is split into evaluation and practice questions)."""
     check_dataset(dataset)
     fmt = detect_format(path)
     if fmt == "sleuth":
-        return load_questions(path, limit, dataset=dataset)
+        return load_questions(path, limit, dataset=dataset, skip=skip)
     from evaluation.raw_formats import iter_raw_records
 
-    questions: list[Question] = []
-    for record in iter_raw_records(path, dataset, fmt):
-        if limit is not None and len(questions) >= limit:
-            break
-        questions.append(record.question)
-    return questions
+    return _select((record.question for record in iter_raw_records(path, dataset, fmt)), limit, skip)
+
+
+def _iter_shared(path: Path, dataset: str) -> Iterator[Question]:
+    for line_no, record in iter_jsonl(path):
+        try:
+            yield _shared_question(record, dataset)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputDataError(f"bad question record: {_describe(exc)}", source=str(path), line=line_no) from exc
+
+
+def _select(questions: Iterator[Question], limit: int | None, skip: int) -> list[Question]:
+    if skip < 0 or (limit is not None and limit < 1):
+        raise ConfigError(f"skip must be >= 0 and limit positive, got skip {skip}, limit {limit}")
+    return list(islice(questions, skip, None if limit is None else skip + limit))
 
 
 def check_dataset(dataset: str) -> str:

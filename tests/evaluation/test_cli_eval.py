@@ -94,6 +94,11 @@ def test_eval_context_only_and_limit(tmp_path: Path, fake_system: FakeAnswerer) 
     assert fake_system.calls == [(HOTPOT_RAW[0]["question"], "ppr", "thorough")]
 
 
+def test_eval_skips_held_out_questions(tmp_path: Path, fake_system: FakeAnswerer) -> None:
+    assert main(eval_args(tmp_path, "--methods", "rag", "--budgets", "fast", "--skip", "1", "--limit", "1")) == 0
+    assert fake_system.calls == [(HOTPOT_RAW[1]["question"], "rag", "fast")]
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -101,6 +106,7 @@ def test_eval_context_only_and_limit(tmp_path: Path, fake_system: FakeAnswerer) 
         (("--budgets", "fast,lavish"), "unknown budget(s) lavish"),
         (("--methods", " , "), "--methods is empty"),
         (("--limit", "0"), "--limit must be positive"),
+        (("--skip", "-1"), "--skip must not be negative"),
     ],
 )
 def test_eval_refuses_bad_options(

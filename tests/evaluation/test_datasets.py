@@ -87,6 +87,16 @@ def test_load_questions_reads_the_shared_format(tmp_path: Path) -> None:
     assert first.supporting_titles == ("Scott Derrickson", "Ed Wood")
 
 
+def test_skip_and_limit_select_a_slice_in_every_format(tmp_path: Path) -> None:
+    every = load_questions(SAMPLE_QUESTIONS)
+    assert [q.id for q in load_benchmark(SAMPLE_QUESTIONS, "hotpotqa", limit=2, skip=1)] == [q.id for q in every[1:3]]
+    assert load_benchmark(SAMPLE_QUESTIONS, "hotpotqa", skip=len(every)) == []
+    raw = write_json(tmp_path / "hotpot_dev.json", HOTPOT_RAW)
+    assert [q.id for q in load_benchmark(raw, "hotpotqa", skip=1)] == [r["_id"] for r in HOTPOT_RAW[1:]]
+    with pytest.raises(ConfigError, match="skip must be >= 0"):
+        load_benchmark(raw, "hotpotqa", skip=-1)
+
+
 def test_musique_types_are_hop_counts(tmp_path: Path) -> None:
     path = write_jsonl(
         tmp_path / "dev.jsonl",
