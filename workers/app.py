@@ -13,6 +13,7 @@ Celery first needs its configuration. Each worker process builds its `WorkerRunt
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -169,6 +170,10 @@ def run_worker(
 ) -> None:
     """Start a worker consuming `queues` (blocks). Models load once per worker process."""
     configure(config, runtime_factory)
+    if pool == "prefork" and concurrency > 1:  # each process loads its own model: share the CPUs out
+        from reasoning.llm.llama_cpp_backend import THREADS_ENV, usable_cpus
+
+        os.environ.setdefault(THREADS_ENV, str(max(1, usable_cpus() // concurrency)))
     app.conf.update(
         sleuth_warm_in_main=pool in ("solo", "threads"), sleuth_queues=list(queues), sleuth_hostname=hostname
     )

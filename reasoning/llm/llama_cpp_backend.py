@@ -65,6 +65,24 @@ def _import_llama_cpp() -> Any:
     return llama_cpp
 
 
+THREADS_ENV = "SLEUTH_LLM_THREADS"  # threads per model: set where several processes share the CPUs
+
+
+def default_threads() -> int:
+    """Threads for llama.cpp: `SLEUTH_LLM_THREADS`, else every CPU this process may use.
+
+    llama-cpp-python's own default generates on half the CPUs (it assumes hyperthreads); on a small
+    machine every CPU decodes faster (2 cores: 1.8x the tokens per second of one). Its threads spin while
+    they wait, so processes whose threads add up to more than the CPUs slow each other down many times
+    over: a worker with several processes gives each its share (`workers.app.run_worker`)."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ConfigError(f"{THREADS_ENV} must be a positive integer, got {value!r}")
+        return int(value)
+    return usable_cpus()
+
+
 def usable_cpus() -> int:
     """The CPUs this process may run on (its affinity, where the platform tells it)."""
     if hasattr(os, "sched_getaffinity"):
@@ -97,9 +115,7 @@ class LlamaCppBackend(CompletionMixin):
         if not path.is_file():
             raise ModelNotInstalledError(f"model file not found: {path}")
         llama_cpp = _import_llama_cpp()
-        # llama-cpp-python's own default generates on half the CPUs (it assumes hyperthreads); on a small
-        # machine every CPU decodes faster (2 cores: 1.8x the tokens per second of one)
-        threads = n_threads or usable_cpus()
+        threads = n_threads or default_threads()
         options: dict[str, Any] = {
             "n_ctx": n_ctx,
             "n_batch": n_batch,

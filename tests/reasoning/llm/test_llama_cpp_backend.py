@@ -56,6 +56,11 @@ def test_generates_on_every_usable_cpu_by_default(
     monkeypatch.setattr(llama_cpp_backend, "usable_cpus", lambda: 6)
     llama = llama_of(LlamaCppBackend(model_file))
     assert llama.options["n_threads"] == 6 and llama.options["n_threads_batch"] == 6  # not llama-cpp's cpus // 2
+    monkeypatch.setenv("SLEUTH_LLM_THREADS", "3")  # a worker process's share
+    assert llama_of(LlamaCppBackend(model_file)).options["n_threads"] == 3
+    monkeypatch.setenv("SLEUTH_LLM_THREADS", "many")
+    with pytest.raises(ConfigError, match="SLEUTH_LLM_THREADS must be a positive integer"):
+        LlamaCppBackend(model_file)
 
 
 @pytest.mark.unit
