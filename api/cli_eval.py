@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -50,10 +51,7 @@ def add_eval_command(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--index", required=True, type=Path, metavar="DIR", help="index bundle (built when missing)")
     ev.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated (default {DEFAULT_METHODS})")
     ev.add_argument("--budgets", default=DEFAULT_BUDGETS, help=f"comma-separated (default {DEFAULT_BUDGETS})")
-    ev.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
-    ev.add_argument(
-        "--skip", type=int, default=0, metavar="N", help="leave out the first N questions (e.g. those held out)"
-    )
+    add_question_selection(ev)
     ev.add_argument("--workers", type=int, default=1, metavar="W", help="questions answered in parallel threads")
     ev.add_argument("--out", required=True, type=Path, metavar="DIR", help="run folder (predictions, summaries)")
     ev.add_argument("--llm", default=None, metavar="SPEC", help="LLM backend spec (default: the CPU model)")
@@ -79,15 +77,27 @@ def add_eval_command(commands: argparse._SubParsersAction) -> None:
     ev.set_defaults(handler=run_eval)
 
 
+def add_question_selection(parser: argparse.ArgumentParser) -> None:
+    """--limit and --skip: which questions of the file a run takes (eval and practice)."""
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
+    parser.add_argument(
+        "--skip", type=int, default=0, metavar="N", help="leave out the first N questions (e.g. those held out)"
+    )
+
+
+def check_question_selection(args: argparse.Namespace) -> None:
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be positive, got {args.limit}")
+    if args.skip < 0:
+        raise ConfigError(f"--skip must not be negative, got {args.skip}")
+
+
 def run_eval(args: argparse.Namespace) -> int:
     methods, budgets = _names(args.methods, "--methods"), _names(args.budgets, "--budgets")
     known_methods, budget_aware = method_catalog()
     _check_names(methods, known_methods, "method")
     _check_names(budgets, budget_names(), "budget")
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"--limit must be positive, got {args.limit}")
-    if args.skip < 0:
-        raise ConfigError(f"--skip must not be negative, got {args.skip}")
+    check_question_selection(args)
     overrides = critic_overrides(args.critic, args.critic_dir)
     allocated = None
     if args.budget_tokens is not None:  # one run under a label budget, `tokens-N`, instead of --budgets
@@ -133,10 +143,9 @@ def resume_from_scores(out: Path) -> RunFile:
     """The run file of `out`, started from `scores.jsonl` where only that is there (traces are not kept)."""
     run_file = RunFile(out / PREDICTIONS)
     scores = out / SCORES_JSONL
-    if not run_file.path.exists() and scores.exists():
+    if not run_file.path.exists() and scores.exists():  # its lines are run-file lines without the traces
         log.info("resuming from %s (its answers' traces are not kept)", scores)
-        for record in RunFile(scores).records().values():
-            run_file.append(record.to_json())
+        shutil.copyfile(scores, run_file.path)
     return run_file
 
 

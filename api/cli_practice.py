@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from api.cli_eval import add_question_selection, check_question_selection
 from evaluation.datasets import DATASETS
 from reasoning.budget import BUDGET_NAMES
 from retrieval.errors import ConfigError
@@ -20,10 +21,7 @@ def add_practice_command(commands: argparse._SubParsersAction) -> None:
     pr.add_argument("--questions", required=True, type=Path, metavar="PATH", help="questions with gold answers")
     pr.add_argument("--index", required=True, type=Path, metavar="DIR", help="index bundle of their corpus")
     pr.add_argument("--out", required=True, type=Path, metavar="FILE", help="practice JSONL (appended; resumes)")
-    pr.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
-    pr.add_argument(
-        "--skip", type=int, default=0, metavar="N", help="leave out the first N questions (e.g. those held out)"
-    )
+    add_question_selection(pr)
     pr.add_argument("--chains", type=int, default=3, metavar="K", help="chains per run (default 3)")
     pr.add_argument("--rounds", type=int, default=3, metavar="R", help="rounds per run, all of them run (default 3)")
     pr.add_argument("--samples", type=int, default=2, metavar="S", help="runs per question, each its own seed")
@@ -44,10 +42,7 @@ def run_practice_command(args: argparse.Namespace) -> int:
     from reasoning.llm.factory import DEFAULT_BACKEND
     from reasoning.system import SleuthSystem, SystemConfig
 
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"--limit must be positive, got {args.limit}")
-    if args.skip < 0:
-        raise ConfigError(f"--skip must not be negative, got {args.skip}")
+    check_question_selection(args)
     llm = args.llm or DEFAULT_BACKEND
     plan = PracticePlan(
         dataset=args.dataset,
