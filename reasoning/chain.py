@@ -100,7 +100,7 @@ class Chain:
         facts = field_str(reply, "facts", 400)
         if facts:  # a citation of a passage the chain does not hold is dropped
             self.facts.append(replace_citations(facts, {e.number: e.number for e in self.evidence}))
-        self._take_step_answers(reply.get("step_answers"))
+        self._take_step_answers(reply.get("steps"))
         answer = clean_answer(field_str(reply, "answer", 80))
         self.answer, note = self._final_answer("" if is_unknown(answer) else answer)
         next_query = field_str(reply, "next_query", 120)
@@ -115,10 +115,7 @@ class Chain:
             return
         for number, item in enumerate(value[: len(self.plan)], start=1):
             answer = clean_answer(" ".join(str(item).split())[:80])
-            copied = answer.endswith("?") or normalize_answer(self.plan[number - 1]).startswith(
-                normalize_answer(answer)
-            )
-            if answer and not is_unknown(answer) and not copied:  # a copy of the step's question is no answer
+            if answer and not is_unknown(answer):
                 self.step_answers[number] = answer
 
     def _final_answer(self, answer: str) -> tuple[str, str | None]:

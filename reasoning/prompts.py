@@ -114,7 +114,7 @@ REASON_STEPS = JsonCall(
     object_schema(
         {
             "facts": {"type": "string", "maxLength": 300},
-            "step_answers": {"type": "array", "items": {"type": "string", "maxLength": 48}, "maxItems": 4},
+            "steps": {"type": "array", "items": {"type": "string", "maxLength": 48}, "maxItems": 4},
             "answer": {"type": "string", "maxLength": 48},
             "next_query": {"type": "string", "maxLength": 120},
         }
@@ -138,8 +138,7 @@ def reason_prompt(
         else 'If the evidence is not enough yet, answer is "unknown".'
     )
     step_answers = (
-        "step_answers lists what the evidence gives as the answer of each step in order: a name, date or number, "
-        'never the step\'s question ("unknown" where the evidence does not say); '
+        'steps gives each step\'s answer in order, from the evidence ("unknown" where it does not say); '
         if len(plan) > 1
         else ""
     )
