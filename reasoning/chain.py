@@ -18,7 +18,7 @@ from reasoning.decomposition import Decomposition
 from reasoning.evidence import Candidate, EvidenceItem, PassageVectors, best_sentences
 from reasoning.prompts import EvidenceLine
 from reasoning.structured import field_str
-from reasoning.text import clean_answer, is_unknown, normalize_answer, replace_citations
+from reasoning.text import clean_answer, is_unknown, replace_citations
 
 _PLACEHOLDER = re.compile(r"#(\d)")
 
@@ -35,7 +35,6 @@ class Chain:
     evidence: list[EvidenceItem] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)  # per round, with this chain's [n] citations
     answer: str = ""
-    step_answers: dict[int, str] = field(default_factory=dict)  # plan step number (1-based) -> its answer
     next_query: str = ""
     verdict: Verdict | None = None
     active: bool = True
@@ -44,11 +43,8 @@ class Chain:
 
     @property
     def focus(self) -> str:
-        """The plan step looked for now, its #k references filled with the steps' answers where known."""
-        return self._filled(self.plan[min(self.step, len(self.plan) - 1)], "it")
-
-    def _filled(self, step: str, unknown: str) -> str:
-        text = _PLACEHOLDER.sub(lambda m: self.step_answers.get(int(m.group(1)), unknown), step)
+        """The plan step looked for now, without its #k references (their answers are not known yet)."""
+        text = _PLACEHOLDER.sub("it", self.plan[min(self.step, len(self.plan) - 1)])
         return " ".join(text.split())
 
     @property
@@ -66,7 +62,7 @@ class Chain:
 
     def pending(self) -> str:
         """The question and the plan steps not reached yet: what the bridge criterion looks for."""
-        return " ".join([self.question, *(self._filled(p, "") for p in self.plan[self.step :])])
+        return " ".join([self.question, *(_PLACEHOLDER.sub("", p) for p in self.plan[self.step :])])
 
     @property
     def held_rows(self) -> frozenset[int]:
@@ -94,42 +90,17 @@ class Chain:
             added.append(item)
         return added
 
-    def apply(self, reply: dict[str, Any]) -> str | None:
-        """Take one reasoning step's reply (facts, step answers, answer, next query) and move on to the next
-        plan step. Returns a note when the bridge rule replaced the answer (see `_final_answer`)."""
+    def apply(self, reply: dict[str, Any]) -> None:
+        """Take one reasoning step's reply (facts, answer, next query) and move on to the next plan step."""
         facts = field_str(reply, "facts", 400)
         if facts:  # a citation of a passage the chain does not hold is dropped
             self.facts.append(replace_citations(facts, {e.number: e.number for e in self.evidence}))
-        self._take_step_answers(reply.get("steps"))
         answer = clean_answer(field_str(reply, "answer", 80))
-        self.answer, note = self._final_answer("" if is_unknown(answer) else answer)
+        self.answer = "" if is_unknown(answer) else answer
         next_query = field_str(reply, "next_query", 120)
         self.next_query = "" if self.answer or is_unknown(next_query) else next_query
         self.step = min(self.step + 1, len(self.plan) - 1)
         self.rounds += 1
-        return note
-
-    def _take_step_answers(self, value: object) -> None:
-        """The steps' answers of this round; a step answered before keeps its answer when now unknown."""
-        if not isinstance(value, list):
-            return
-        for number, item in enumerate(value[: len(self.plan)], start=1):
-            answer = clean_answer(" ".join(str(item).split())[:80])
-            if answer and not is_unknown(answer):
-                self.step_answers[number] = answer
-
-    def _final_answer(self, answer: str) -> tuple[str, str | None]:
-        """The bridge rule: an answer that is the answer of a step a later step builds on (#k) answers that
-        step, not the question; the last step's answer, when known and not itself a bridge, replaces it."""
-        bridges = {
-            normalize_answer(a)
-            for k, a in self.step_answers.items()
-            if any(f"#{k}" in later for later in self.plan[k:])
-        }
-        last = self.step_answers.get(len(self.plan), "")
-        if answer and normalize_answer(answer) in bridges and last and normalize_answer(last) not in bridges:
-            return last, f"answer {answer!r} is the bridge answer of an earlier step: the last step's {last!r}"
-        return answer, None
 
     def critic_input(self, max_rounds: int) -> CriticInput:
         return CriticInput(

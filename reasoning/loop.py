@@ -18,7 +18,7 @@ from reasoning.critic import CriticInput, FeatureCritic, PromptedCritic, Suffici
 from reasoning.decomposition import decompose
 from reasoning.evidence import PassageVectors
 from reasoning.explanation import result_of
-from reasoning.prompts import REASON, reason_call, reason_prompt
+from reasoning.prompts import REASON, reason_prompt
 from reasoning.reranking import RELEVANCE_ONLY, MultiCriteriaReranker, RerankRequest, blend_weights
 from reasoning.result import AskResult
 from reasoning.structured import call_json
@@ -65,7 +65,7 @@ class ReasoningLoop:
         self.retriever = ChainRetriever(ctx.resources, ctx.trace, use_graph=policy.use_graph)
         self.vectors = PassageVectors(ctx.resources.bundle, ctx.resources.searcher.embedder)
         self.critic = critic or self._default_critic()
-        self.reason_temperature = self._reason_temperature()
+        self.reason_call = replace(REASON, temperature=self._reason_temperature())
 
     def _reason_temperature(self) -> float:
         if self.policy.temperature is not None:
@@ -129,16 +129,15 @@ class ReasoningLoop:
         last = round == budget.max_rounds
         prompts = [reason_prompt(ctx.question, c.lines(), c.plan, last_round=last) for c in active]
         focus = {c.id: c.focus for c in active}  # before the step moves the chains on
-        call = replace(reason_call(max((c.plan for c in active), key=len)), temperature=self.reason_temperature)
         with ctx.trace.stage("reason"):
-            replies = call_json(ctx, call, prompts, chains=[c.id for c in active], round=round)
+            replies = call_json(ctx, self.reason_call, prompts, chains=[c.id for c in active], round=round)
         stepped = []
         for chain, reply in zip(active, replies, strict=True):
             if reply is None:
                 chain.stop("degraded: no usable LLM reply" if ctx.spending.can_afford(1, 0) else "budget cap")
                 continue
-            note = chain.apply(reply)
-            ctx.trace.record("reason", chain=chain.id, round=round, **reply, answer_rule=note)
+            chain.apply(reply)
+            ctx.trace.record("reason", chain=chain.id, round=round, **reply)
             stepped.append(chain)
         if not stepped:
             return

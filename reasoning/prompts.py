@@ -107,25 +107,6 @@ REASON = JsonCall(
     ),
     max_tokens=128,
 )
-# With a plan of several steps the reply also answers each step (Self-Ask): the steps' answers fill the
-# #k references of later steps, and the final answer can be checked against the bridge answers.
-REASON_STEPS = JsonCall(
-    "reason",
-    object_schema(
-        {
-            "facts": {"type": "string", "maxLength": 300},
-            "steps": {"type": "array", "items": {"type": "string", "maxLength": 48}, "maxItems": 4},
-            "answer": {"type": "string", "maxLength": 48},
-            "next_query": {"type": "string", "maxLength": 120},
-        }
-    ),
-    max_tokens=176,
-)
-
-
-def reason_call(plan: Sequence[str]) -> JsonCall:
-    """The reasoning step's call: with step answers when the plan has several steps."""
-    return REASON_STEPS if len(plan) > 1 else REASON
 
 
 def reason_prompt(
@@ -137,16 +118,11 @@ def reason_prompt(
         if last_round
         else 'If the evidence is not enough yet, answer is "unknown".'
     )
-    step_answers = (
-        'steps gives each step\'s answer in order, from the evidence ("unknown" where it does not say); '
-        if len(plan) > 1
-        else ""
-    )
     task = (
         f"Steps to answer it:\n{steps}\n"
-        f"Task answer: facts states what the evidence says for each step, citing [n]; {step_answers}answer answers "
-        f"the question itself, not a step. {final} next_query is a short search query for the first fact still "
-        "missing (empty if answered). " + ANSWER_STYLE
+        "Task answer: facts states what the evidence says for each step, citing [n]; answer answers the question "
+        f"itself, not a step. {final} next_query is a short search query for the first fact still missing "
+        "(empty if answered). " + ANSWER_STYLE
     )
     return chat(f"Question: {question}\n{evidence_block(evidence)}{task}")
 
