@@ -80,16 +80,31 @@ eval-dev: bench-indexes
 	done; done
 
 # Self-practice for the shipped critic: dev questions DEV_LIMIT+1 .. DEV_LIMIT+PRACTICE_LIMIT of each set
-# (the first DEV_LIMIT are the evaluation questions and are never practised on), then the critic trained
-# on them (a share of the practice questions held out for validation) into reasoning/critics/default.
+# (the first DEV_LIMIT are the evaluation questions and are never practised on), run as `balanced` runs them
+# (two chains, the prompted critic guiding, its decisions recorded) but never stopping; then the critic
+# trained on them (a share of the practice questions held out for validation) into reasoning/critics/default.
 PRACTICE_OUT   ?= .sleuth/practice/dev.jsonl
-PRACTICE_LIMIT ?= 40
-PRACTICE_ARGS  ?= --chains 2 --rounds 3 --samples 1
+PRACTICE_LIMIT ?= 20
+PRACTICE_ARGS  ?= --budget balanced --prompted --chains 2 --rounds 3 --samples 1
+CRITIC_ARGS    ?= --cross-encoder
 .PHONY: critic-default
 critic-default: bench-indexes
 	for set in $(SETS); do \
 		$(BIN)/sleuth practice --dataset $$set --questions $(DATA)/$$set/dev.jsonl --index .sleuth/bench/$$set \
 			--skip $(DEV_LIMIT) --limit $(PRACTICE_LIMIT) --out $(PRACTICE_OUT) $(PRACTICE_ARGS) || exit 1; \
 	done
-	$(BIN)/sleuth critic train --data $(PRACTICE_OUT) --out reasoning/critics/default --force
+	$(BIN)/sleuth critic train --data $(PRACTICE_OUT) --out reasoning/critics/default --force $(CRITIC_ARGS)
 	$(BIN)/sleuth critic eval --data $(PRACTICE_OUT) --critic reasoning/critics/default
+
+# End to end, the critics against each other: `balanced` on the first CRITIC_LIMIT dev questions of each set
+# with the trained critic and with none (a fixed number of rounds), each into its own run folder; the
+# prompted critic's rows are balanced's own, in DEV_OUT.
+CRITIC_LIMIT ?= 10
+CRITIC_OUT   ?= results/eval/critic
+.PHONY: critic-compare
+critic-compare: bench-indexes
+	for critic in trained none; do for set in $(SETS); do \
+		$(BIN)/sleuth eval --dataset $$set --questions $(DATA)/$$set/dev.jsonl --index .sleuth/bench/$$set \
+			--methods sleuth --budgets balanced --critic $$critic --limit $(CRITIC_LIMIT) \
+			--out $(CRITIC_OUT)/$$critic || exit 1; \
+	done; done

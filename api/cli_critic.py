@@ -20,7 +20,13 @@ def add_critic_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--cross-encoder", action="store_true", help="also fine-tune MiniLM as a cross-encoder (CPU)")
     train.add_argument("--epochs", type=int, default=1, help="cross-encoder epochs (default 1)")
     train.add_argument("--features", default=None, metavar="A,B", help="logistic features (default: chain state)")
-    train.add_argument("--threshold", type=float, default=0.5, help="probability at which to stop (0.5)")
+    train.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="probability at which to stop (default: the cheapest of those with the best simulated F1 on the "
+        "training questions' out-of-fold predictions)",
+    )
     train.add_argument("--force", action="store_true", help="replace an existing critic directory")
     train.set_defaults(handler=run_critic_train)
     ev = sub.add_parser("eval", help="decision accuracy, AUC and simulated stopping on held-out questions")
@@ -60,7 +66,9 @@ def run_critic_train(args: argparse.Namespace) -> int:
         auc = "-" if m["auc"] is None else f"{m['auc']:.3f}"
         accuracy = "-" if m["accuracy"] is None else f"{m['accuracy']:.3f}"
         print(f"  {name}: decision accuracy {accuracy}, AUC {auc}")
+    how = "chosen on the training questions" if manifest["threshold_chosen"] else "given"
     print(f"kept {manifest['kind']} ({manifest['training']['seconds']:.1f} s); written to {args.out}")
+    print(f"stop threshold {manifest['threshold']:.2f} ({how})")
     return 0
 
 

@@ -12,19 +12,17 @@ Two views, on the same records:
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from evaluation.critic_training import decision_metrics, labels, question_key
-from evaluation.practice_file import load_practice
+from evaluation.critic_stopping import Decide, simulate_stopping
+from evaluation.critic_training import decision_metrics, labels
+from evaluation.practice_file import load_practice, question_key
 from reasoning.trained_critic import TrainedCritic, load_critic
 from retrieval.checksums import sha256_file
-
-Decide = Callable[[dict[str, Any]], tuple[bool, float] | None]  # record -> (sufficient, confidence), None: unknown
 
 
 def held_out(records: Sequence[dict[str, Any]], critic: TrainedCritic, data: Path) -> tuple[list[dict[str, Any]], str]:
@@ -92,34 +90,6 @@ def decisions_report(records: Sequence[dict[str, Any]], decide: Decide) -> dict[
     out = decision_metrics(y, p, decisions)
     out["stop_precision"] = round(float(np.mean(y[stops])), 4) if stops.any() else None
     return out
-
-
-def simulate_stopping(records: Sequence[dict[str, Any]], decide: Decide, name: str) -> dict[str, Any]:
-    """Per chain: stop at the first round judged sufficient (else the last); F1 there and rounds used. Per run:
-    the LLM calls that implies. Runs where the critic has no decision for some round are left out."""
-    chains: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
-    for r in records:
-        chains[(question_key(r), r.get("sample", 0), r.get("chain", 0))].append(r)
-    f1s, rounds_used, runs = [], [], defaultdict(list)
-    for key, rounds in chains.items():
-        rounds.sort(key=lambda r: int(r["round"]))
-        decisions = [decide(r) for r in rounds]
-        if any(d is None for d in decisions):
-            continue
-        stop = next((i for i, d in enumerate(decisions) if d is not None and d[0]), len(rounds) - 1)
-        f1s.append(float(rounds[stop]["f1"]))
-        rounds_used.append(stop + 1)
-        runs[key[:2]].append(stop + 1)
-    if not f1s:
-        return {"chains": 0}
-    per_call = 2 if name == "prompted" else 1
-    calls = [1 + per_call * max(used) for used in runs.values()]
-    return {
-        "chains": len(f1s),
-        "f1_at_stop": round(float(np.mean(f1s)), 4),
-        "rounds_per_chain": round(float(np.mean(rounds_used)), 3),
-        "llm_calls_per_question": round(float(np.mean(calls)), 3),
-    }
 
 
 def render_report(report: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.practice_file import SUFFICIENT, load_practice
+from evaluation.practice_file import SUFFICIENT, load_practice, question_key
 from reasoning.trained_critic import (
     CROSS_ENCODER,
     FORMAT,
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 # agreement is left out by default: a one-chain budget's chain always agrees with itself
 DEFAULT_FEATURES: tuple[str, ...] = base_feature_names()
 C_GRID = (0.01, 0.1, 1.0, 10.0)
+THRESHOLD_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(15))  # 0.1 .. 0.8
+F1_TOLERANCE = 0.005  # thresholds this close to the best simulated F1 count as equal; the cheapest wins
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class TrainingPlan:
     features: tuple[str, ...] = DEFAULT_FEATURES
     cross_encoder: bool = False
     epochs: int = 1
-    threshold: float = 0.5
+    threshold: float | None = None  # None: chosen on the training questions (`choose_threshold`)
     force: bool = False
 
     def __post_init__(self) -> None:
@@ -63,7 +65,7 @@ class TrainingPlan:
         unknown = sorted(set(self.features) - set(feature_names()))
         if unknown or not self.features:
             raise ConfigError(f"unknown or no features {unknown}: use some of {', '.join(feature_names())}")
-        if not 0.0 < self.threshold < 1.0:
+        if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"threshold must be between 0 and 1, got {self.threshold}")
         if self.epochs < 1:
             raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
@@ -73,10 +75,6 @@ class TrainingPlan:
 class Split:
     train: frozenset[str]  # question keys (dataset:id)
     validation: frozenset[str]
-
-
-def question_key(record: dict[str, Any]) -> str:
-    return f"{record['dataset']}:{record['question_id']}"
 
 
 def split_questions(keys: Sequence[str], val_share: float, seed: int) -> Split:
@@ -113,9 +111,10 @@ def decision_metrics(y: np.ndarray, p: np.ndarray, decisions: np.ndarray) -> dic
 
 def fit_logistic(
     x: np.ndarray, y: np.ndarray, groups: Sequence[str], features: Sequence[str], seed: int
-) -> tuple[LogisticModel, dict[str, Any]]:
+) -> tuple[LogisticModel, dict[str, Any], np.ndarray]:
     """A logistic regression on standardised features (C chosen by grouped cross-validation), Platt-calibrated
-    on its out-of-fold scores; both folded into one linear model on raw feature values."""
+    on its out-of-fold scores; both folded into one linear model on raw feature values. Also returns the
+    calibrated out-of-fold probabilities of the training records (in-sample ones with a single group)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
@@ -148,12 +147,39 @@ def fit_logistic(
     coefficients = a * w / scale
     intercept = a * (w0 - float(np.sum(w * mean / scale))) + b
     fitted = LogisticModel(tuple(features), tuple(round(float(c), 8) for c in coefficients), round(intercept, 8))
-    return fitted, {"C": best_c, "platt": {"a": round(a, 6), "b": round(b, 6)}, "folds": folds}
+    scores = oof if oof is not None else model.decision_function(z)
+    probabilities = 1.0 / (1.0 + np.exp(-(a * scores + b)))
+    return fitted, {"C": best_c, "platt": {"a": round(a, 6), "b": round(b, 6)}, "folds": folds}, probabilities
 
 
 def _log_loss(y: np.ndarray, scores: np.ndarray) -> float:
     p = np.clip(1.0 / (1.0 + np.exp(-scores)), 1e-9, 1 - 1e-9)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def choose_threshold(records: Sequence[dict[str, Any]], p: np.ndarray) -> tuple[float, list[dict[str, Any]]]:
+    """The stop threshold for probabilities `p` of `records` (training questions, out-of-fold): stopping each
+    chain at its first round with p >= threshold is simulated for every threshold of the grid; the one with
+    the fewest rounds among those within F1_TOLERANCE of the best F1 at stop is kept. A calibrated 0.5
+    would stop only where the answer is more likely right than not; with a weak reader, later rounds rarely
+    do better than a less sure answer now, and this measures where the balance lies."""
+    from evaluation.critic_stopping import simulate_stopping
+
+    has = [bool(r["features"].get("has_answer")) for r in records]
+    by_record = {id(r): (h, float(q)) for r, h, q in zip(records, has, p, strict=True)}
+    curve = []
+    for t in THRESHOLD_GRID:
+
+        def decide(record: dict[str, Any], t: float = t) -> tuple[bool, float]:
+            has_answer, probability = by_record[id(record)]
+            return has_answer and probability >= t, probability
+
+        sim = simulate_stopping(records, decide, "trained")
+        curve.append({"threshold": t, "f1_at_stop": sim["f1_at_stop"], "rounds_per_chain": sim["rounds_per_chain"]})
+    best = max(c["f1_at_stop"] for c in curve)
+    near = [c for c in curve if c["f1_at_stop"] >= best - F1_TOLERANCE]
+    chosen = min(near, key=lambda c: (c["rounds_per_chain"], -c["f1_at_stop"], c["threshold"]))
+    return float(chosen["threshold"]), curve
 
 
 def logistic_decisions(
@@ -174,10 +200,11 @@ def train_critic(plan: TrainingPlan) -> dict[str, Any]:
     train = [r for r in records if question_key(r) in split.train]
     val = [r for r in records if question_key(r) in split.validation]
     y_train, y_val = labels(train), labels(val)
-    logistic, logistic_info = fit_logistic(
+    logistic, logistic_info, p_train = fit_logistic(
         feature_matrix(train, plan.features), y_train, [question_key(r) for r in train], plan.features, plan.seed
     )
-    p, decisions = logistic_decisions(logistic, val, plan.threshold)
+    thresholds = {"logistic": _threshold(plan, train, p_train, logistic_info)}
+    p, decisions = logistic_decisions(logistic, val, thresholds["logistic"])
     metrics: dict[str, Any] = {"logistic": decision_metrics(y_val, p, decisions)}
     plan.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=plan.out.parent, prefix=f".{plan.out.name}.") as staging_root:
@@ -186,15 +213,21 @@ def train_critic(plan: TrainingPlan) -> dict[str, Any]:
         training: dict[str, Any] = {"logistic": logistic_info}
         encoder: Any = None
         if plan.cross_encoder:
-            from evaluation.cross_encoder_critic import evaluate_cross_encoder, fit_cross_encoder
+            from evaluation.cross_encoder_critic import (
+                cross_encoder_probabilities,
+                evaluate_cross_encoder,
+                fit_cross_encoder,
+            )
 
             encoder, training["cross_encoder"] = fit_cross_encoder(train, y_train, plan.epochs, plan.seed)
-            metrics["cross-encoder"] = evaluate_cross_encoder(encoder, val, y_val, plan.threshold)
+            in_sample = cross_encoder_probabilities(encoder, train)  # no folds for a fine-tuned model: in-sample
+            thresholds["cross-encoder"] = _threshold(plan, train, in_sample, training["cross_encoder"])
+            metrics["cross-encoder"] = evaluate_cross_encoder(encoder, val, y_val, thresholds["cross-encoder"])
         kind = choose(metrics)
         if kind == "cross-encoder":
             encoder.save(str(staging / CROSS_ENCODER))
         training["seconds"] = round(time.perf_counter() - started, 2)
-        manifest = _manifest(plan, kind, metrics, records, split, train, val, training)
+        manifest = _manifest(plan, kind, thresholds[kind], metrics, records, split, train, val, training)
         _write_json(staging / LOGISTIC, logistic.to_json())
         _write_json(staging / MANIFEST, manifest)
         _replace(staging, plan.out)
@@ -214,9 +247,19 @@ def choose(metrics: dict[str, dict[str, Any]]) -> str:
     return best
 
 
+def _threshold(plan: TrainingPlan, train: Sequence[dict[str, Any]], p: np.ndarray, info: dict[str, Any]) -> float:
+    """The plan's threshold, or one chosen on the training records (the choice and its curve go in `info`)."""
+    if plan.threshold is not None:
+        return plan.threshold
+    threshold, info["threshold_curve"] = choose_threshold(train, p)
+    info["threshold"] = threshold
+    return threshold
+
+
 def _manifest(
     plan: TrainingPlan,
     kind: str,
+    threshold: float,
     metrics: dict[str, Any],
     records: Sequence[dict[str, Any]],
     split: Split,
@@ -230,7 +273,8 @@ def _manifest(
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "features": list(plan.features),
-        "threshold": plan.threshold,
+        "threshold": threshold,
+        "threshold_chosen": plan.threshold is None,
         "metrics": {"validation": metrics, "kept": kind},
         "data": {
             "path": str(plan.data),

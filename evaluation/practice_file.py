@@ -43,6 +43,11 @@ def run_key(record: dict[str, Any]) -> RunKey:
     return (str(record["dataset"]), str(record["question_id"]), int(record["sample"]))
 
 
+def question_key(record: dict[str, Any]) -> str:
+    """A question across datasets: `dataset:question_id`."""
+    return f"{record['dataset']}:{record['question_id']}"
+
+
 def label_of(f1: float, threshold: float) -> str:
     return SUFFICIENT if f1 > threshold else INSUFFICIENT
 

@@ -35,6 +35,7 @@ class Chain:
     evidence: list[EvidenceItem] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)  # per round, with this chain's [n] citations
     answer: str = ""
+    previous_answer: str = ""  # the answer before the last step
     next_query: str = ""
     verdict: Verdict | None = None
     active: bool = True
@@ -96,6 +97,7 @@ class Chain:
         if facts:  # a citation of a passage the chain does not hold is dropped
             self.facts.append(replace_citations(facts, {e.number: e.number for e in self.evidence}))
         answer = clean_answer(field_str(reply, "answer", 80))
+        self.previous_answer = self.answer
         self.answer = "" if is_unknown(answer) else answer
         next_query = field_str(reply, "next_query", 120)
         self.next_query = "" if self.answer or is_unknown(next_query) else next_query
@@ -111,6 +113,7 @@ class Chain:
             plan_done=self.plan_done,
             next_query=self.next_query,
             round=self.rounds,
+            previous_answer=self.previous_answer,
             max_rounds=max_rounds,
         )
 

@@ -34,6 +34,7 @@ class CriticInput:
     max_rounds: int
     focus: str = ""  # the sub-question the chain looked for this round (set by the loop)
     facts: tuple[str, ...] = ()  # the chain's reasoning so far, one entry per round (set by the loop)
+    previous_answer: str = ""  # the chain's candidate answer after the round before ("" in round 1)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ def critic_features(item: CriticInput) -> dict[str, float]:
         "evidence": min(1.0, len(item.evidence) / 10.0),
         "answer_words": min(1.0, len(normalized.split()) / 8.0),
         "type_mismatch": float(has_answer and not answer_type_matches(item.question, item.answer)),
+        # the same answer two rounds running, after more evidence came in
+        "answer_repeated": float(has_answer and normalize_answer(item.previous_answer) == normalized),
+        # an entity of the question given back (right for comparisons, often a wrong hop otherwise)
+        "answer_in_question": float(has_answer and answer_in_text(item.answer, [item.question])),
     }
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from api.cli import main
 from evaluation.critic_evaluation import evaluate_critic, render_report
-from evaluation.critic_training import TrainingPlan, question_key, split_questions, train_critic
+from evaluation.critic_training import TrainingPlan, choose_threshold, split_questions, train_critic
+from evaluation.practice_file import question_key
 from reasoning.critic import CriticInput
 from reasoning.trained_critic import LOGISTIC, MANIFEST, load_critic
 from retrieval.errors import ConfigError, InputDataError, OutputExistsError
@@ -51,6 +53,24 @@ def test_the_trained_critic_loads_and_decides_like_its_training(practice: Path, 
 
     found, missing = critic.judge([state(0.9, "Ada", "Ada did it."), state(0.1, "Bob", "Nobody knows.")], 1)
     assert found.sufficient and not missing.sufficient and found.confidence > 0.5 > missing.confidence
+
+
+def test_the_stop_threshold_is_the_cheapest_with_the_best_simulated_f1(practice: Path, tmp_path: Path) -> None:
+    def rec(question: str, round: int, f1: float) -> dict[str, object]:
+        return {"dataset": "d", "question_id": question, "round": round, "f1": f1, "features": {"has_answer": 1.0}}
+
+    # q1 is wrong at round 1 (p 0.3) and right at round 2 (p 0.6); q2 is right from round 1 (p 0.3, then 0.2)
+    records = [rec("q1", 1, 0.0), rec("q1", 2, 1.0), rec("q2", 1, 1.0), rec("q2", 2, 1.0)]
+    threshold, curve = choose_threshold(records, np.array([0.3, 0.6, 0.3, 0.2]))
+    by_t = {c["threshold"]: c for c in curve}
+    assert by_t[0.25] == {"threshold": 0.25, "f1_at_stop": 0.5, "rounds_per_chain": 1.0}  # stops q1 too early
+    assert by_t[0.35]["f1_at_stop"] == by_t[0.8]["f1_at_stop"] == 1.0 and by_t[0.8]["rounds_per_chain"] == 2.0
+    assert threshold == 0.35  # every threshold from 0.35 up costs the same: the lowest
+    chosen = train_critic(TrainingPlan(data=practice, out=tmp_path / "auto"))
+    assert chosen["threshold_chosen"] and chosen["threshold"] == chosen["training"]["logistic"]["threshold"]
+    given = train_critic(TrainingPlan(data=practice, out=tmp_path / "given", threshold=0.7))
+    assert given["threshold"] == 0.7 and not given["threshold_chosen"]
+    assert "threshold_curve" not in given["training"]["logistic"]
 
 
 def test_the_split_is_by_question_and_deterministic() -> None:

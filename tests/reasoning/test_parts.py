@@ -6,7 +6,7 @@ import pytest
 
 from reasoning.budget import PRESETS, resolve_budget
 from reasoning.chain import Chain
-from reasoning.critic import CriticInput, FeatureCritic
+from reasoning.critic import CriticInput, FeatureCritic, critic_features
 from reasoning.evidence import EvidenceItem
 from reasoning.reranking import DEFAULT_WEIGHTS, blend_weights
 from reasoning.structured import parse_json_object
@@ -81,6 +81,18 @@ def test_feature_critic_wants_a_supported_answer_of_the_right_type() -> None:
     verdicts = critic.judge([supported, wrong_type, none], round=1)
     assert [v.sufficient for v in verdicts] == [True, False, False]
     assert verdicts[2].missing == "seats" and verdicts[0].confidence > verdicts[1].confidence
+
+
+def test_critic_features_see_a_repeated_answer_and_one_taken_from_the_question() -> None:
+    base = {"chain": 0, "plan_done": True, "next_query": "", "round": 2, "max_rounds": 3, "evidence": [_item("x")]}
+    question = "Who directed the film starring Ada Lovelace?"
+    repeated = critic_features(CriticInput(question=question, answer="The Bob", previous_answer="bob", **base))
+    changed = critic_features(CriticInput(question=question, answer="Carol", previous_answer="Bob", **base))
+    echoed = critic_features(CriticInput(question=question, answer="Ada Lovelace", **base))
+    nothing = critic_features(CriticInput(question=question, answer="", previous_answer="", **base))
+    assert repeated["answer_repeated"] == 1.0 and changed["answer_repeated"] == 0.0
+    assert echoed["answer_in_question"] == 1.0 and changed["answer_in_question"] == 0.0
+    assert nothing["answer_repeated"] == nothing["answer_in_question"] == 0.0
 
 
 def test_answers_are_grouped_by_normalised_containment() -> None:
