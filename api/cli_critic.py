@@ -31,26 +31,28 @@ def add_critic_commands(commands: argparse._SubParsersAction) -> None:
     train.set_defaults(handler=run_critic_train)
     ev = sub.add_parser("eval", help="decision accuracy, AUC and simulated stopping on held-out questions")
     ev.add_argument("--data", required=True, type=Path, metavar="FILE", help="practice JSONL")
-    ev.add_argument("--critic", required=True, type=Path, metavar="DIR", help="a trained critic directory")
+    which = ev.add_mutually_exclusive_group(required=True)
+    which.add_argument("--critic", type=Path, metavar="DIR", help="a trained critic directory")
+    which.add_argument(
+        "--folds", type=int, metavar="K", help="instead: cross-validate the logistic critic's training over K folds"
+    )
+    ev.add_argument("--features", default=None, metavar="A,B", help="with --folds: logistic features")
+    ev.add_argument("--threshold", type=float, default=None, help="with --folds: a fixed stop threshold")
+    ev.add_argument("--seed", type=int, default=0, help="with --folds: the seed of the folds")
     ev.add_argument("--all", action="store_true", help="every record, also of questions the critic trained on")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     ev.set_defaults(handler=run_critic_eval)
 
 
 def run_critic_train(args: argparse.Namespace) -> int:
-    from evaluation.critic_training import DEFAULT_FEATURES, TrainingPlan, train_critic
+    from evaluation.critic_training import TrainingPlan, train_critic
 
-    features = DEFAULT_FEATURES
-    if args.features is not None:
-        features = tuple(f.strip() for f in args.features.split(",") if f.strip())
-        if not features:
-            raise ConfigError("--features is empty")
     plan = TrainingPlan(
         data=args.data,
         out=args.out,
         val_share=args.val_share,
         seed=args.seed,
-        features=features,
+        features=features_of(args.features),
         cross_encoder=args.cross_encoder,
         epochs=args.epochs,
         threshold=args.threshold,
@@ -73,11 +75,28 @@ def run_critic_train(args: argparse.Namespace) -> int:
 
 
 def run_critic_eval(args: argparse.Namespace) -> int:
-    from evaluation.critic_evaluation import evaluate_critic, render_report
+    from evaluation.critic_evaluation import evaluate_critic, evaluate_cross_validated, render_report
 
-    report = evaluate_critic(args.data, args.critic, all_records=args.all)
+    if args.folds is not None:
+        report = evaluate_cross_validated(args.data, args.folds, features_of(args.features), args.seed, args.threshold)
+    else:
+        report = evaluate_critic(args.data, args.critic, all_records=args.all)
     if args.json:
         print_json(report)
     else:
         print(render_report(report), end="")
     return 0
+
+
+def features_of(text: str | None) -> tuple[str, ...]:
+    """`--features A,B` as names (default: the chain-state features)."""
+    from evaluation.critic_training import DEFAULT_FEATURES
+    from reasoning.trained_critic import feature_names
+
+    if text is None:
+        return DEFAULT_FEATURES
+    features = tuple(f.strip() for f in text.split(",") if f.strip())
+    unknown = sorted(set(features) - set(feature_names()))
+    if unknown or not features:
+        raise ConfigError(f"--features: unknown or none {unknown}; known: {', '.join(feature_names())}")
+    return features

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from evaluation.critic_stopping import Decide, simulate_stopping
-from evaluation.critic_training import decision_metrics, labels
+from evaluation.critic_training import cross_validated_decisions, decision_metrics, labels
 from evaluation.practice_file import load_practice, question_key
 from reasoning.trained_critic import TrainedCritic, load_critic
 from retrieval.checksums import sha256_file
@@ -57,12 +57,34 @@ def recorded(name: str) -> Decide:
 
 
 def evaluate_critic(data: Path, critic_dir: Path, *, all_records: bool = False) -> dict[str, Any]:
+    """The trained critic in `critic_dir` on the practice records of `data` it was not trained on."""
     critic = load_critic(critic_dir)
     records = load_practice(data)
     chosen, how = (records, "all records") if all_records else held_out(records, critic, data)
     if not chosen:
         return {"records": 0, "selection": how, "critics": {}}
     trained = {id(chosen[i]): d for i, d in trained_decide(critic, chosen).items()}
+    info = {"dir": str(critic_dir), "kind": critic.kind, "threshold": critic.threshold}
+    return compare_critics(chosen, how, trained, info)
+
+
+def evaluate_cross_validated(
+    data: Path, folds: int, features: Sequence[str], seed: int = 0, threshold: float | None = None
+) -> dict[str, Any]:
+    """The logistic critic's training (threshold choice included) cross-validated over the questions of
+    `data`: every record is judged by a model that never saw its question. With few practice questions this
+    measures the training method on all of them, where a single held-out share would be a handful."""
+    records = load_practice(data)
+    trained = cross_validated_decisions(records, features, folds, seed, threshold)
+    how = f"every question, each judged by the model of the {folds} folds that did not train on it"
+    info = {"kind": "logistic", "folds": folds, "features": list(features), "threshold": threshold or "chosen"}
+    return compare_critics(records, how, trained, info)
+
+
+def compare_critics(
+    chosen: Sequence[dict[str, Any]], how: str, trained: dict[int, tuple[bool, float]], info: dict[str, Any]
+) -> dict[str, Any]:
+    """The trained decisions (by record id) next to the critics recorded in practice and fixed rounds."""
     deciders: dict[str, Decide] = {"trained": lambda r: trained[id(r)]}
     for name in sorted({n for r in chosen for n in (r.get("decisions") or {})}):
         deciders[name] = recorded(name)
@@ -70,7 +92,7 @@ def evaluate_critic(data: Path, critic_dir: Path, *, all_records: bool = False) 
         "records": len(chosen),
         "questions": len({question_key(r) for r in chosen}),
         "selection": how,
-        "critic": {"dir": str(critic_dir), "kind": critic.kind, "threshold": critic.threshold},
+        "critic": info,
         "critics": {},
     }
     for name, decide in deciders.items():

@@ -77,10 +77,15 @@ class Split:
     validation: frozenset[str]
 
 
+def seeded_order(keys: Sequence[str], seed: int) -> list[str]:
+    """The distinct question keys in the order of a seeded hash: a shuffle that is the same on every machine."""
+    return sorted(set(keys), key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
+
+
 def split_questions(keys: Sequence[str], val_share: float, seed: int) -> Split:
     """A deterministic split of question keys: ordered by a seeded hash, the first share held out (at least
     one question on each side)."""
-    unique = sorted(set(keys), key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
+    unique = seeded_order(keys, seed)
     if len(unique) < 2:
         raise ConfigError(f"need practice on at least 2 questions to split them, got {len(unique)}")
     held = min(len(unique) - 1, max(1, round(len(unique) * val_share)))
@@ -188,6 +193,28 @@ def logistic_decisions(
     p = np.array([model.probability(r["features"]) for r in records])
     has = np.array([bool(r["features"].get("has_answer")) for r in records])
     return np.where(has, p, np.minimum(p, 0.2)), (has & (p >= threshold)).astype(np.int64)
+
+
+def cross_validated_decisions(
+    records: Sequence[dict[str, Any]], features: Sequence[str], folds: int, seed: int, threshold: float | None
+) -> dict[int, tuple[bool, float]]:
+    """(sufficient, probability) of every record (by id) from the logistic critic trained, as `train_critic`
+    trains it, on the other folds of questions (assigned round-robin in the split's seeded hash order)."""
+    keys = [question_key(r) for r in records]
+    ranked = seeded_order(keys, seed)
+    if not 2 <= folds <= len(ranked):
+        raise ConfigError(f"folds must be between 2 and the {len(ranked)} questions, got {folds}")
+    fold_of = {key: i % folds for i, key in enumerate(ranked)}
+    out: dict[int, tuple[bool, float]] = {}
+    for fold in range(folds):
+        train = [r for r, k in zip(records, keys, strict=True) if fold_of[k] != fold]
+        test = [r for r, k in zip(records, keys, strict=True) if fold_of[k] == fold]
+        x, y = feature_matrix(train, features), labels(train)
+        model, _, p_train = fit_logistic(x, y, [question_key(r) for r in train], features, seed)
+        chosen = threshold if threshold is not None else choose_threshold(train, p_train)[0]
+        p, decisions = logistic_decisions(model, test, chosen)
+        out |= {id(r): (bool(d), float(q)) for r, q, d in zip(test, p, decisions, strict=True)}
+    return out
 
 
 def train_critic(plan: TrainingPlan) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from api.cli import main
-from evaluation.critic_evaluation import evaluate_critic, render_report
-from evaluation.critic_training import TrainingPlan, choose_threshold, split_questions, train_critic
+from evaluation.critic_evaluation import evaluate_critic, evaluate_cross_validated, render_report
+from evaluation.critic_training import DEFAULT_FEATURES, TrainingPlan, choose_threshold, split_questions, train_critic
 from evaluation.practice_file import question_key
 from reasoning.critic import CriticInput
 from reasoning.trained_critic import LOGISTIC, MANIFEST, load_critic
@@ -118,6 +118,16 @@ def test_evaluation_uses_only_questions_held_out_from_training(practice: Path, t
     assert evaluate_critic(practice, tmp_path / "critic", all_records=True)["records"] == 180
 
 
+def test_cross_validation_judges_every_question_by_a_model_that_never_saw_it(practice: Path) -> None:
+    report = evaluate_cross_validated(practice, 5, DEFAULT_FEATURES)
+    assert report["records"] == 180 and report["questions"] == 60 and "5 folds" in report["selection"]
+    trained, fixed = report["critics"]["trained"], report["fixed_rounds"]
+    assert trained["auc"] > 0.9 and trained["rounds_per_chain"] < fixed["rounds_per_chain"]
+    assert report == evaluate_cross_validated(practice, 5, DEFAULT_FEATURES)  # deterministic
+    with pytest.raises(ConfigError, match="folds must be between 2 and the 60 questions"):
+        evaluate_cross_validated(practice, 61, DEFAULT_FEATURES)
+
+
 def test_the_cli_trains_and_evaluates(practice: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "critic"
     assert main(["critic", "train", "--data", str(practice), "--out", str(out), "--val-share", "0.25"]) == 0
@@ -128,3 +138,6 @@ def test_the_cli_trains_and_evaluates(practice: Path, tmp_path: Path, capsys: py
     report = json.loads(capsys.readouterr().out)
     assert report["critics"]["trained"]["records"] == 45
     assert main(["critic", "eval", "--data", str(practice), "--critic", str(tmp_path / "none")]) == 66
+    assert main(["critic", "eval", "--data", str(practice), "--folds", "4", "--threshold", "0.5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["critic"]["folds"] == 4
+    assert main(["critic", "eval", "--data", str(practice), "--folds", "4", "--features", "vibes"]) == 64
