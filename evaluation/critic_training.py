@@ -148,6 +148,8 @@ def fit_logistic(
     if oof is not None:  # Platt scaling of the out-of-fold scores
         platt = LogisticRegression(C=1e6, max_iter=1000).fit(oof.reshape(-1, 1), y)
         a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
+    if a <= 0:  # out of fold the scores ranked backwards (a handful of questions): no calibration can mend
+        a, b = 1.0, 0.0  # that, and flipping the model would be worse: keep its own probabilities
     w, w0 = model.coef_[0], float(model.intercept_[0])
     coefficients = a * w / scale
     intercept = a * (w0 - float(np.sum(w * mean / scale))) + b
