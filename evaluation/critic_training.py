@@ -256,11 +256,21 @@ def train_critic(plan: TrainingPlan) -> dict[str, Any]:
         if kind == "cross-encoder":
             encoder.save(str(staging / CROSS_ENCODER))
         training["seconds"] = round(time.perf_counter() - started, 2)
-        manifest = _manifest(plan, kind, thresholds[kind], metrics, records, split, train, val, training)
+        feature = recorded_metrics(val, y_val, "feature")
+        manifest = _manifest(plan, kind, thresholds[kind], metrics, feature, records, split, train, val, training)
         _write_json(staging / LOGISTIC, logistic.to_json())
         _write_json(staging / MANIFEST, manifest)
         _replace(staging, plan.out)
     return manifest
+
+
+def recorded_metrics(records: Sequence[dict[str, Any]], y: np.ndarray, critic: str) -> dict[str, Any]:
+    """The decision metrics of a critic whose decisions practice recorded ({} where some record lacks one)."""
+    found = [(r.get("decisions") or {}).get(critic) for r in records]
+    if not records or any(d is None for d in found):
+        return {}
+    p = np.array([float(d["confidence"]) for d in found])
+    return decision_metrics(y, p, np.array([int(bool(d["sufficient"])) for d in found]))
 
 
 def choose(metrics: dict[str, dict[str, Any]]) -> str:
@@ -290,6 +300,7 @@ def _manifest(
     kind: str,
     threshold: float,
     metrics: dict[str, Any],
+    feature: dict[str, Any],
     records: Sequence[dict[str, Any]],
     split: Split,
     train: Sequence[dict[str, Any]],
@@ -304,7 +315,8 @@ def _manifest(
         "features": list(plan.features),
         "threshold": threshold,
         "threshold_chosen": plan.threshold is None,
-        "metrics": {"validation": metrics, "kept": kind},
+        "metrics": {"validation": metrics, "kept": kind, "feature_critic": feature},
+        "replaces_feature": feature.get("auc") is None or (metrics[kind]["auc"] or 0.0) > feature["auc"],
         "data": {
             "path": str(plan.data),
             "sha256": sha256_file(plan.data),

@@ -139,13 +139,14 @@ class SleuthSystem:
 
     def with_trained_critic(self, budget: Budget, overrides: Mapping[str, Any] | None = None) -> Budget:
         """The budget with the trained critic in place of the feature critic, when a trained one is present
-        and the caller did not ask for a critic by name."""
-        from reasoning.trained_critic import trained_critic_present
+        and measured better than the feature critic (`replaces_feature_critic`), and the caller did not ask
+        for a critic by name."""
+        from reasoning.trained_critic import replaces_feature_critic
 
         if budget.critic == "trained" and budget.critic_dir is None and self.config.critic_dir is not None:
             return replace(budget, critic_dir=str(self.config.critic_dir))
         named = (overrides or {}).get("critic") is not None
-        if budget.critic != "feature" or named or not trained_critic_present(self.config.critic_dir):
+        if budget.critic != "feature" or named or not replaces_feature_critic(self.config.critic_dir):
             return budget
         directory = str(self.config.critic_dir) if self.config.critic_dir is not None else budget.critic_dir
         return replace(budget, critic="trained", critic_dir=directory)

@@ -3,8 +3,10 @@
 The artifact (written by `sleuth critic train`, see `evaluation.critic_training`) is a directory:
 
 - `manifest.json`: `format` ("sleuth-critic"), `format_version` (1), `kind` ("logistic" or
-  "cross-encoder"), `features` (names, in order), `threshold`, `metrics` (validation decision accuracy and
-  AUC of every candidate trained, and which was kept), `data` (the practice file, its sha256, counts),
+  "cross-encoder"), `features` (names, in order), `threshold` (and `threshold_chosen`), `metrics`
+  (validation decision accuracy and AUC of every candidate trained, which was kept, and the feature
+  critic's on the same records), `replaces_feature` (the kept one's validation AUC beat the feature
+  critic's: only then does it replace the feature critic by default), `data` (the practice file, its sha256, counts),
   `split` (seed, validation share, the training and validation question ids), `created`, `versions`,
   `training` (seconds, settings).
 - `logistic.json`: `features`, `coefficients` (one per feature, on raw feature values), `intercept`: the
@@ -54,8 +56,17 @@ def default_critic_dir() -> Path:
     return Path(__file__).resolve().parent / "critics" / "default"
 
 
-def trained_critic_present(directory: Path | str | None) -> bool:
-    return (Path(directory) if directory is not None else default_critic_dir()).joinpath(MANIFEST).is_file()
+def replaces_feature_critic(directory: Path | str | None) -> bool:
+    """Whether the trained critic in `directory` (default: the shipped one) takes the place of the feature
+    critic in budgets that name no other: when it is there and its training measured it better than the
+    feature critic on its validation questions (`replaces_feature` in its manifest)."""
+    manifest = (Path(directory) if directory is not None else default_critic_dir()) / MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        return bool(json.loads(manifest.read_text(encoding="utf-8")).get("replaces_feature", True))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return True  # loading it will name the problem
 
 
 def base_feature_names() -> tuple[str, ...]:

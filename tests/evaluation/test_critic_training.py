@@ -30,6 +30,10 @@ def test_a_separable_feature_set_trains_to_a_high_auc(practice: Path, tmp_path: 
     metrics = manifest["metrics"]["validation"]["logistic"]
     assert metrics["auc"] > 0.9 and metrics["accuracy"] > 0.9
     assert manifest["kind"] == "logistic" and manifest["metrics"]["kept"] == "logistic"
+    feature = manifest["metrics"]["feature_critic"]  # the recorded decisions on the same validation records
+    assert feature["records"] == metrics["records"] and manifest["replaces_feature"] == (
+        metrics["auc"] > feature["auc"]
+    )
     assert sorted(p.name for p in (tmp_path / "critic").iterdir()) == [LOGISTIC, MANIFEST]  # JSON only, no pickle
     assert manifest["data"]["sha256"] and manifest["data"]["records"] == 180 and manifest["data"]["questions"] == 60
     split = manifest["split"]

@@ -10,7 +10,11 @@ from reasoning.trained_critic import FORMAT, FORMAT_VERSION, LOGISTIC, MANIFEST
 
 
 def write_logistic_critic(
-    directory: Path, weights: Mapping[str, float], intercept: float = 0.0, threshold: float = 0.5
+    directory: Path,
+    weights: Mapping[str, float],
+    intercept: float = 0.0,
+    threshold: float = 0.5,
+    replaces_feature: bool = True,
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     features = list(weights)
@@ -22,6 +26,7 @@ def write_logistic_critic(
         "threshold": threshold,
         "metrics": {},
         "split": {"train_questions": [], "val_questions": []},
+        "replaces_feature": replaces_feature,
     }
     logistic = {"features": features, "coefficients": [weights[f] for f in features], "intercept": intercept}
     (directory / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")

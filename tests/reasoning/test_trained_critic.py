@@ -134,6 +134,16 @@ def test_the_shipped_default_is_used_when_present(
     assert [e["critic"] for e in _critic_events(result)] == ["trained"]
 
 
+def test_a_critic_that_measured_worse_than_the_feature_critic_is_used_only_when_named(
+    graph_index_dir: Path, tmp_path: Path
+) -> None:
+    worse = write_logistic_critic(tmp_path / "worse", {"has_answer": 10.0}, replaces_feature=False)
+    system = make_system(scripted(), critic_dir=worse)
+    assert {e["critic"] for e in _critic_events(system.ask(QUESTION, graph_index_dir, budget="fast"))} == {"feature"}
+    named = system.ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "trained"})
+    assert [e["critic"] for e in _critic_events(named)] == ["trained"]
+
+
 def test_critic_none_runs_every_round(graph_index_dir: Path) -> None:
     result = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "none"})
     assert [(e["critic"], e["sufficient"]) for e in _critic_events(result)] == [("none", False), ("none", False)]
