@@ -84,7 +84,7 @@ eval-dev: bench-indexes
 # (two chains, the prompted critic guiding, its decisions recorded) but never stopping; then the critic
 # trained on them (a share of the practice questions held out for validation) into reasoning/critics/default.
 PRACTICE_OUT   ?= .sleuth/practice/dev.jsonl
-PRACTICE_LIMIT ?= 20
+PRACTICE_LIMIT ?= 6
 PRACTICE_ARGS  ?= --budget balanced --prompted --chains 2 --rounds 3 --samples 1
 CRITIC_ARGS    ?= --cross-encoder
 .PHONY: critic-default
@@ -99,7 +99,7 @@ critic-default: bench-indexes
 # End to end, the critics against each other: `balanced` on the first CRITIC_LIMIT dev questions of each set
 # with the trained critic and with none (a fixed number of rounds), each into its own run folder; the
 # prompted critic's rows are balanced's own, in DEV_OUT.
-CRITIC_LIMIT ?= 10
+CRITIC_LIMIT ?= 5
 CRITIC_OUT   ?= results/eval/critic
 .PHONY: critic-compare
 critic-compare: bench-indexes
