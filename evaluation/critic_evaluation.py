@@ -8,6 +8,9 @@ Two views, on the same records:
   one). The F1 of the answer it then holds and the rounds it used, against a fixed number of rounds (every
   chain runs them all), and the LLM calls per question that implies (one decomposition, then one batched
   reasoning call per round while any chain of the run is active; a prompted critic adds one per round).
+
+The trained decisions come from a saved critic on its held-out questions, or (`--folds K`) from the
+logistic training cross-validated over all the practice questions.
 """
 
 from __future__ import annotations

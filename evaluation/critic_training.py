@@ -168,8 +168,8 @@ def choose_threshold(records: Sequence[dict[str, Any]], p: np.ndarray) -> tuple[
     """The stop threshold for probabilities `p` of `records` (training questions, out-of-fold): stopping each
     chain at its first round with p >= threshold is simulated for every threshold of the grid; the one with
     the fewest rounds among those within F1_TOLERANCE of the best F1 at stop is kept. A calibrated 0.5
-    would stop only where the answer is more likely right than not; with a weak reader, later rounds rarely
-    do better than a less sure answer now, and this measures where the balance lies."""
+    would stop only where the answer is more likely right than not; but where later rounds do no better
+    than a less sure answer now, stopping now costs nothing, and this measures where the balance lies."""
     from evaluation.critic_stopping import simulate_stopping
 
     has = [bool(r["features"].get("has_answer")) for r in records]
