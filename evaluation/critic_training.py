@@ -266,8 +266,8 @@ def train_critic(plan: TrainingPlan) -> dict[str, Any]:
 
 def recorded_metrics(records: Sequence[dict[str, Any]], y: np.ndarray, critic: str) -> dict[str, Any]:
     """The decision metrics of a critic whose decisions practice recorded ({} where some record lacks one)."""
-    found = [(r.get("decisions") or {}).get(critic) for r in records]
-    if not records or any(d is None for d in found):
+    found: list[dict[str, Any]] = [d for r in records if (d := (r.get("decisions") or {}).get(critic)) is not None]
+    if not records or len(found) < len(records):
         return {}
     p = np.array([float(d["confidence"]) for d in found])
     return decision_metrics(y, p, np.array([int(bool(d["sufficient"])) for d in found]))
