@@ -84,7 +84,7 @@ eval-dev: bench-indexes
 # (two chains, the prompted critic guiding, its decisions recorded) but never stopping; then the critic
 # trained on them (a share of the practice questions held out for validation) into reasoning/critics/default.
 PRACTICE_OUT   ?= .sleuth/practice/dev.jsonl
-PRACTICE_LIMIT ?= 6
+PRACTICE_LIMIT ?= 21
 PRACTICE_ARGS  ?= --budget balanced --prompted --chains 2 --rounds 3 --samples 1
 CRITIC_ARGS    ?= --cross-encoder
 .PHONY: critic-default
