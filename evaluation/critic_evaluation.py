@@ -23,7 +23,7 @@ import numpy as np
 
 from evaluation.critic_stopping import Decide, simulate_stopping
 from evaluation.critic_training import cross_validated_decisions, decision_metrics, labels
-from evaluation.practice_file import load_practice, question_key
+from evaluation.practice_file import load_practice, question_key, recorded_decision
 from reasoning.trained_critic import TrainedCritic, load_critic
 from retrieval.checksums import sha256_file
 
@@ -53,8 +53,7 @@ def trained_decide(critic: TrainedCritic, records: Sequence[dict[str, Any]]) -> 
 
 def recorded(name: str) -> Decide:
     def decide(record: dict[str, Any]) -> tuple[bool, float] | None:
-        found = (record.get("decisions") or {}).get(name)
-        return None if found is None else (bool(found["sufficient"]), float(found["confidence"]))
+        return recorded_decision(record, name)
 
     return decide
 

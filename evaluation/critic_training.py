@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.practice_file import SUFFICIENT, load_practice, question_key
+from evaluation.practice_file import SUFFICIENT, load_practice, question_key, recorded_decision
 from reasoning.trained_critic import (
     CROSS_ENCODER,
     FORMAT,
@@ -266,11 +266,10 @@ def train_critic(plan: TrainingPlan) -> dict[str, Any]:
 
 def recorded_metrics(records: Sequence[dict[str, Any]], y: np.ndarray, critic: str) -> dict[str, Any]:
     """The decision metrics of a critic whose decisions practice recorded ({} where some record lacks one)."""
-    found: list[dict[str, Any]] = [d for r in records if (d := (r.get("decisions") or {}).get(critic)) is not None]
+    found = [d for r in records if (d := recorded_decision(r, critic)) is not None]
     if not records or len(found) < len(records):
         return {}
-    p = np.array([float(d["confidence"]) for d in found])
-    return decision_metrics(y, p, np.array([int(bool(d["sufficient"])) for d in found]))
+    return decision_metrics(y, np.array([c for _, c in found]), np.array([int(s) for s, _ in found]))
 
 
 def choose(metrics: dict[str, dict[str, Any]]) -> str:

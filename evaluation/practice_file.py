@@ -48,6 +48,12 @@ def question_key(record: dict[str, Any]) -> str:
     return f"{record['dataset']}:{record['question_id']}"
 
 
+def recorded_decision(record: dict[str, Any], critic: str) -> tuple[bool, float] | None:
+    """The (sufficient, confidence) that practice recorded for `critic` on this record, if any."""
+    found = (record.get("decisions") or {}).get(critic)
+    return None if found is None else (bool(found["sufficient"]), float(found["confidence"]))
+
+
 def label_of(f1: float, threshold: float) -> str:
     return SUFFICIENT if f1 > threshold else INSUFFICIENT
 

@@ -64,8 +64,8 @@ def replaces_feature_critic(directory: Path | str | None) -> bool:
     if not manifest.is_file():
         return False
     try:
-        return bool(json.loads(manifest.read_text(encoding="utf-8")).get("replaces_feature", True))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return bool(_read_json(manifest).get("replaces_feature", True))
+    except (OSError, CriticArtifactError):
         return True  # loading it will name the problem
 
 
