@@ -29,6 +29,11 @@ def add_practice_command(commands: argparse._SubParsersAction) -> None:
     pr.add_argument("--temperature", type=float, default=0.7, help="sampling of samples after the first (0.7)")
     pr.add_argument("--threshold", type=float, default=0.5, help="F1 above which a round is sufficient (0.5)")
     pr.add_argument("--prompted", action="store_true", help="also record the prompted critic's decisions")
+    pr.add_argument(
+        "--answer-every-round",
+        action="store_true",
+        help="the reader gives its best answer every round, never 'unknown' (a critic trained on it asks the same)",
+    )
     pr.add_argument("--llm", default=None, metavar="SPEC", help="LLM backend spec (default: the CPU model)")
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--retry-failed", action="store_true", help="practise again the runs that failed before")
@@ -56,6 +61,7 @@ def run_practice_command(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         threshold=args.threshold,
         prompted=args.prompted,
+        answer_every_round=args.answer_every_round,
         retry_failed=args.retry_failed,
     )
     questions = load_benchmark(args.questions, args.dataset, args.limit, args.skip)

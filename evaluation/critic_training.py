@@ -33,15 +33,13 @@ from reasoning.trained_critic import (
     LOGISTIC,
     MANIFEST,
     LogisticModel,
-    base_feature_names,
     feature_names,
 )
 from retrieval.checksums import sha256_file
 from retrieval.errors import ConfigError, OutputExistsError
 
 log = logging.getLogger(__name__)
-# agreement is left out by default: a one-chain budget's chain always agrees with itself
-DEFAULT_FEATURES: tuple[str, ...] = base_feature_names()
+DEFAULT_FEATURES: tuple[str, ...] = feature_names()
 C_GRID = (0.01, 0.1, 1.0, 10.0)
 THRESHOLD_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(15))  # 0.1 .. 0.8
 F1_TOLERANCE = 0.005  # thresholds this close to the best simulated F1 count as equal; the cheapest wins
@@ -325,6 +323,7 @@ def _manifest(
             "datasets": sorted({str(r["dataset"]) for r in records}),
             "llm": provenance.get("llm"),
             "index_manifest_sha256": provenance.get("index_manifest_sha256"),
+            "answer_every_round": answer_every_round(records),
         },
         "split": {
             "by": "question",
@@ -339,6 +338,18 @@ def _manifest(
         "versions": _versions(plan.cross_encoder),
         "training": training,
     }
+
+
+def answer_every_round(records: Sequence[dict[str, Any]]) -> bool:
+    """Whether the practice asked the reader for an answer every round (its budget's knob); a critic learns
+    the states of one way of asking, so a file that mixes both is refused."""
+    modes = {bool(((r.get("provenance") or {}).get("budget") or {}).get("answer_every_round")) for r in records}
+    if len(modes) > 1:
+        raise ConfigError(
+            "the practice file mixes runs with and without --answer-every-round: train on one kind (a critic "
+            "judges the answers of the way it was practised)"
+        )
+    return modes.pop()
 
 
 def _versions(cross_encoder: bool) -> dict[str, str]:

@@ -26,13 +26,12 @@ from evaluation.practice_file import PracticeFile, label_of
 from evaluation.runner import seed_everything
 from reasoning.budget import Budget, resolve_budget
 from reasoning.context import MethodContext
-from reasoning.critic import CriticInput, FeatureCritic, PromptedCritic, SufficiencyCritic, Verdict
+from reasoning.critic import CriticInput, FeatureCritic, PromptedCritic, SufficiencyCritic, Verdict, critic_features
 from reasoning.llm.protocol import LLMBackend
 from reasoning.loop import LoopPolicy, ReasoningLoop
 from reasoning.resources import IndexResources
 from reasoning.result import AskResult
 from reasoning.trace import Trace
-from reasoning.trained_critic import critic_feature_rows
 from retrieval.bundle import MANIFEST
 from retrieval.checksums import sha256_file
 from retrieval.errors import ConfigError
@@ -69,6 +68,7 @@ class PracticePlan:
     temperature: float = 0.7  # of the reasoning step in samples after the first
     threshold: float = 0.5  # F1 above which a candidate is labelled sufficient
     prompted: bool = False  # also record the prompted critic's decisions (one LLM call per round)
+    answer_every_round: bool = False  # the reader answers every round, never "unknown" (the budget knob)
     retry_failed: bool = False
 
     def __post_init__(self) -> None:
@@ -89,6 +89,7 @@ class PracticePlan:
             chains=self.chains,
             max_rounds=self.rounds,
             verify=False,
+            answer_every_round=self.answer_every_round,
             max_llm_calls=max(base.max_llm_calls, 4 + 3 * self.rounds),
             max_tokens=max(base.max_tokens, 8_000 * self.chains * self.rounds),
         )
@@ -123,7 +124,7 @@ class PracticeCritic:
 
     def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
         decisions = {critic.name: critic.judge(inputs, round) for critic in self.critics}
-        rows = critic_feature_rows(inputs)
+        rows = [critic_features(item) for item in inputs]
         for i, (item, features) in enumerate(zip(inputs, rows, strict=True)):
             self.observations.append(Observation(round, item, features, {n: v[i] for n, v in decisions.items()}))
         guide = zip(decisions[self.critics[0].name], inputs, strict=True)
@@ -230,6 +231,8 @@ def _record(
         ],
         "facts": list(item.facts),
         "answer": item.answer,
+        "previous_answer": item.previous_answer,
+        "others": list(item.others),
         "em": score.em,
         "f1": round(score.f1, 6),
         "label": label_of(score.f1, plan.threshold),

@@ -11,11 +11,15 @@ A record (see `evaluation.practice.practice_records`):
 `chain`, `round`, `chains`, `rounds`, `run_size`, `focus` (the sub-question looked for this round),
 `plan_done`, `next_query`, `evidence` ([{`passage_id`, `title`, `sentences`, `score`, `round`,
 `sources`}] held after this round), `facts` (the chain's reasoning so far), `answer` (the candidate),
+`previous_answer` (the chain's answer the round before), `others` (the other chains' latest answers),
 `em`, `f1` (against gold, the benchmark's official rules), `label` ("sufficient" when f1 > `threshold`,
-else "insufficient"), `threshold`, `features` (`critic_feature_rows`), `decisions` (by critic name:
+else "insufficient"), `threshold`, `features` (`critic_features` of the state), `decisions` (by critic name:
 `sufficient`, `confidence` of the critics run alongside: feature always, prompted when asked),
 `final` (the run's answer, its F1, LLM calls and tokens), `provenance` (LLM spec, index path and the
 sha256 of its manifest, budget, seeds, created, Sleuth version).
+
+Features added to `critic_features` after a file was written are computed when it is loaded, from the
+state the record holds (`record_input`); the features practice recorded are kept as they are.
 """
 
 from __future__ import annotations
@@ -24,11 +28,15 @@ import json
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from evaluation.datasets import iter_jsonl
+from reasoning.critic import CriticInput, critic_features
+from reasoning.evidence import EvidenceItem
+from reasoning.trained_critic import feature_names
+from retrieval.documents import Passage
 from retrieval.errors import InputDataError, InputNotFoundError
 from retrieval.staging import write_text_atomically
 
@@ -127,7 +135,57 @@ def load_practice(path: Path) -> list[dict[str, Any]]:
         records.append(record)
     if not records:
         raise InputDataError("no labelled practice records", source=str(path))
+    backfill_features(records)
     return records
+
+
+def backfill_features(records: Sequence[dict[str, Any]]) -> None:
+    """Add to each record's `features` those it lacks (defined after it was written), computed from the
+    chain state it holds; the recorded ones stay."""
+    names = set(feature_names())
+    states = {(run_key(r), int(r.get("chain", 0)), int(r["round"])): r for r in records}
+    for record in records:
+        if not names <= set(record["features"]):
+            record["features"] = critic_features(record_input(record, states)) | record["features"]
+
+
+def record_input(record: dict[str, Any], states: dict[tuple[RunKey, int, int], dict[str, Any]]) -> CriticInput:
+    """The critic's input as practice saw it, rebuilt from a record. Records written before `previous_answer`
+    and `others` were kept take them from the records (`states`, by run, chain and round) of the same chain
+    the round before and of the run's other chains that round (practice never stops a chain, so those are
+    the latest answers)."""
+    key, chain, round = run_key(record), int(record.get("chain", 0)), int(record["round"])
+    previous = states.get((key, chain, round - 1))
+    others = record.get("others")
+    if others is None:
+        chains = range(int(record.get("chains", 1)))
+        others = [states[(key, c, round)]["answer"] for c in chains if c != chain and (key, c, round) in states]
+    evidence = [
+        EvidenceItem(
+            number=i,
+            row=-1,
+            passage=Passage(str(e.get("passage_id", "")), "", str(e.get("title", "")), " ".join(e["sentences"])),
+            sentences=tuple(e["sentences"]),
+            score=float(e.get("score", 0.0)),
+            round=int(e.get("round", round)),
+            sources=tuple(e.get("sources", ())),
+        )
+        for i, e in enumerate(record.get("evidence") or [], start=1)
+    ]
+    return CriticInput(
+        chain=chain,
+        question=str(record.get("question", "")),
+        answer=str(record["answer"]),
+        evidence=evidence,
+        plan_done=bool(record.get("plan_done", False)),
+        next_query=str(record.get("next_query", "")),
+        round=round,
+        max_rounds=int(record.get("rounds", round)),
+        focus=str(record.get("focus", "")),
+        facts=tuple(record.get("facts") or ()),
+        previous_answer=str(record.get("previous_answer", previous["answer"] if previous else "")),
+        others=tuple(str(a) for a in others),
+    )
 
 
 def _parse(line: str, path: Path, line_no: int) -> dict[str, Any]:

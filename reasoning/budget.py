@@ -30,6 +30,10 @@ class Budget:
     llm_judge: bool = False  # the LLM judges the top candidates (REBEL-style), at higher budgets
     critic: CriticKind = "feature"
     critic_dir: str | None = None  # the trained critic's directory; None: the shipped default (critic "trained")
+    # the reader gives its best answer every round, never "unknown", and the critic alone decides when it is
+    # enough (SIM-RAG); otherwise only the last round asks for an answer come what may. A trained critic
+    # learnt on practice run this way turns it on (`TrainedCritic.answer_every_round`).
+    answer_every_round: bool = False
     verify: bool = False  # re-check the winning answer against its cited passages with the LLM
     sentences_per_passage: int = 2  # evidence sentences the LLM reads per passage
     max_llm_calls: int = 8

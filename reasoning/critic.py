@@ -11,6 +11,7 @@ chain whose reply cannot be parsed. A trained critic implements the same protoco
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -35,6 +36,7 @@ class CriticInput:
     focus: str = ""  # the sub-question the chain looked for this round (set by the loop)
     facts: tuple[str, ...] = ()  # the chain's reasoning so far, one entry per round (set by the loop)
     previous_answer: str = ""  # the chain's candidate answer after the round before ("" in round 1)
+    others: tuple[str, ...] = ()  # the latest answers of the run's other chains, stopped ones too (set by the loop)
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,28 @@ def critic_features(item: CriticInput) -> dict[str, float]:
         "answer_repeated": float(has_answer and normalize_answer(item.previous_answer) == normalized),
         # an entity of the question given back (right for comparisons, often a wrong hop otherwise)
         "answer_in_question": float(has_answer and answer_in_text(item.answer, [item.question])),
+        "chains_agree": chains_agree(item.answer, item.others),
+        "comparison": float(is_comparison(item.question)),
     }
+
+
+def chains_agree(answer: str, others: Sequence[str]) -> float:
+    """The share of the other chains whose latest answer is this one (0 without an answer or other chains)."""
+    if is_unknown(answer) or not others:
+        return 0.0
+    key = normalize_answer(answer)
+    return sum(1 for other in others if not is_unknown(other) and normalize_answer(other) == key) / len(others)
+
+
+_COMPARISON_WORDS = frozenset(
+    ("both", "same", "or", "either", "first", "earlier", "older", "younger", "later", "longer", "shorter")
+)
+
+
+def is_comparison(question: str) -> bool:
+    """A question that compares or chooses between entities ("Which was founded first, X or Y?", "Are both
+    ..."): its answer is often one of the question's own entities or yes/no, found in fewer hops."""
+    return bool(_COMPARISON_WORDS & set(re.findall(r"[a-z]+", question.lower())))
 
 
 FEATURE_WEIGHTS: dict[str, float] = {

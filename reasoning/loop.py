@@ -65,6 +65,9 @@ class ReasoningLoop:
         self.retriever = ChainRetriever(ctx.resources, ctx.trace, use_graph=policy.use_graph)
         self.vectors = PassageVectors(ctx.resources.bundle, ctx.resources.searcher.embedder)
         self.critic = critic or self._default_critic()
+        # a critic trained on answers given every round must be shown such answers
+        trained_so = bool(getattr(self.critic, "answer_every_round", False))
+        self.answer_every_round = self.budget.answer_every_round or trained_so
         self.reason_call = replace(REASON, temperature=self._reason_temperature())
 
     def _reason_temperature(self) -> float:
@@ -106,13 +109,13 @@ class ReasoningLoop:
             if not active:
                 break
             ctx.check_cancelled()
-            self._round(active, reranker, round)
+            self._round(active, chains, reranker, round)
         for chain in chains:
             if chain.active:
                 chain.stop("max rounds")
         return self._answer(chains)
 
-    def _round(self, active: list[Chain], reranker: MultiCriteriaReranker, round: int) -> None:
+    def _round(self, active: list[Chain], chains: list[Chain], reranker: MultiCriteriaReranker, round: int) -> None:
         ctx, budget = self.ctx, self.budget
         queries = [
             ChainQuery(c.id, c.query(), c.anchors, c.held_rows, c.graph_weight if self.policy.use_graph else 0.0)
@@ -127,7 +130,10 @@ class ReasoningLoop:
         for chain, candidates in zip(active, ranked, strict=True):
             chain.add_evidence(candidates, budget.passages_per_round, round, self.vectors, budget.sentences_per_passage)
         last = round == budget.max_rounds
-        prompts = [reason_prompt(ctx.question, c.lines(), c.plan, last_round=last) for c in active]
+        prompts = [
+            reason_prompt(ctx.question, c.lines(), c.plan, last_round=last, always_answer=self.answer_every_round)
+            for c in active
+        ]
         focus = {c.id: c.focus for c in active}  # before the step moves the chains on
         with ctx.trace.stage("reason"):
             replies = call_json(ctx, self.reason_call, prompts, chains=[c.id for c in active], round=round)
@@ -143,7 +149,13 @@ class ReasoningLoop:
             return
         with ctx.trace.stage("critic"):
             inputs = [
-                replace(c.critic_input(budget.max_rounds), focus=focus[c.id], facts=tuple(c.facts)) for c in stepped
+                replace(
+                    c.critic_input(budget.max_rounds),
+                    focus=focus[c.id],
+                    facts=tuple(c.facts),
+                    others=tuple(o.answer for o in chains if o.id != c.id),
+                )
+                for c in stepped
             ]
             verdicts = self.critic.judge(inputs, round)
         for chain, verdict in zip(stepped, verdicts, strict=True):

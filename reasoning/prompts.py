@@ -110,14 +110,23 @@ REASON = JsonCall(
 
 
 def reason_prompt(
-    question: str, evidence: Sequence[EvidenceLine], plan: Sequence[str], *, last_round: bool
+    question: str,
+    evidence: Sequence[EvidenceLine],
+    plan: Sequence[str],
+    *,
+    last_round: bool,
+    always_answer: bool = False,
 ) -> list[ChatMessage]:
+    """The reasoning step of a chain. Before its last round a chain may answer "unknown", unless
+    `always_answer` (the critic, not the reader, then judges whether the answer is supported)."""
     steps = "\n".join(f"{i}. {step}" for i, step in enumerate(plan, start=1))
-    final = (
-        "This is the last round: give your best answer from the evidence."
-        if last_round
-        else 'If the evidence is not enough yet, answer is "unknown".'
-    )
+    if last_round:
+        final = "This is the last round: give your best answer from the evidence."
+    elif always_answer:
+        final = "Give your best answer from the evidence so far, even if it is not certain yet."
+    else:
+        final = 'If the evidence is not enough yet, answer is "unknown".'
+
     task = (
         f"Steps to answer it:\n{steps}\n"
         "Task answer: facts states what the evidence says for each step, citing [n]; answer answers the question "

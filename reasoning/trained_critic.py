@@ -14,9 +14,10 @@ The artifact (written by `sleuth critic train`, see `evaluation.critic_training`
 - `cross_encoder/` (kind "cross-encoder" only): a sentence-transformers CrossEncoder (the packaged MiniLM
   fine-tuned) scoring the pair (question, `critic_pair_text`); p is the sigmoid of its logit.
 
-No pickle: the logistic model is plain JSON. The features are `critic_features` of the chain's state plus
-`agreement` (the share of the round's judged chains whose answer equals this chain's). A chain is judged
-sufficient when it has an answer and p >= threshold; without an answer its confidence is capped at 0.2.
+No pickle: the logistic model is plain JSON. The features are `critic_features` of the chain's state (among
+them `chains_agree`, the share of the run's other chains holding the same answer: always 0 with one chain).
+A chain is judged sufficient when it has an answer and p >= threshold; without an answer its confidence is
+capped at 0.2.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reasoning.critic import CriticInput, Verdict, critic_features
-from reasoning.text import is_unknown, normalize_answer
 from retrieval.errors import SleuthError
 
 FORMAT = "sleuth-critic"
@@ -41,7 +41,6 @@ LOGISTIC = "logistic.json"
 CROSS_ENCODER = "cross_encoder"
 CriticModelKind = Literal["logistic", "cross-encoder"]
 MODEL_KINDS: tuple[CriticModelKind, ...] = ("logistic", "cross-encoder")
-EXTRA_FEATURES = ("agreement",)
 PAIR_CHARS = 1500  # the evidence text a cross-encoder reads (its window is 256 word pieces anyway)
 
 
@@ -69,26 +68,9 @@ def replaces_feature_critic(directory: Path | str | None) -> bool:
         return True  # loading it will name the problem
 
 
-def base_feature_names() -> tuple[str, ...]:
-    """The features of one chain's state (`critic_features`), in their order."""
-    return tuple(critic_features(_EMPTY_INPUT))
-
-
 def feature_names() -> tuple[str, ...]:
-    """Every feature a trained critic may use, in a stable order."""
-    return (*base_feature_names(), *EXTRA_FEATURES)
-
-
-def critic_feature_rows(inputs: Sequence[CriticInput]) -> list[dict[str, float]]:
-    """The features of each chain judged together in one round: its own state and its agreement with the rest."""
-    answers = [normalize_answer(item.answer) if not is_unknown(item.answer) else "" for item in inputs]
-    rows = []
-    for item, answer in zip(inputs, answers, strict=True):
-        features = critic_features(item)
-        same = sum(1 for other in answers if answer and other == answer)
-        features["agreement"] = same / len(inputs) if answer else 0.0
-        rows.append(features)
-    return rows
+    """Every feature a trained critic may use (`critic_features` of a chain's state), in a stable order."""
+    return tuple(critic_features(_EMPTY_INPUT))
 
 
 def critic_pair_text(answer: str, facts: Sequence[str], evidence: Sequence[tuple[str, str]]) -> str:
@@ -131,6 +113,8 @@ class TrainedCritic:
         self.manifest = manifest
         self.kind: CriticModelKind = manifest["kind"]
         self.threshold = float(manifest["threshold"])
+        # practised with the reader answering every round: the loop must ask for answers the same way
+        self.answer_every_round = bool((manifest.get("data") or {}).get("answer_every_round", False))
         self.logistic = logistic if self.kind == "logistic" else None
         self._cross_encoder: Any = None
         self._lock = threading.Lock()  # the system answers from several threads; the model loads once
@@ -138,7 +122,7 @@ class TrainedCritic:
     def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
         if not inputs:
             return []
-        rows = critic_feature_rows(inputs)
+        rows = [critic_features(item) for item in inputs]
         pairs = [input_pair(item) for item in inputs] if self.kind == "cross-encoder" else []
         verdicts = []
         for item, features, p in zip(inputs, rows, self.probabilities(rows, pairs), strict=True):

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from reasoning.trained_critic import base_feature_names
+from reasoning.trained_critic import feature_names
 
 
 def synthetic_records(questions: int = 60, rounds: int = 3, seed: int = 0) -> list[dict[str, Any]]:
@@ -19,13 +19,13 @@ def synthetic_records(questions: int = 60, rounds: int = 3, seed: int = 0) -> li
         found_from = rng.randint(1, rounds + 1)  # rounds + 1: never found
         for r in range(1, rounds + 1):
             found = r >= found_from
-            features = dict.fromkeys(base_feature_names(), 0.0)
+            features = dict.fromkeys(feature_names(), 0.0)
             features |= {
                 "has_answer": 1.0 if found or rng.random() < 0.5 else 0.0,
                 "answer_in_evidence": 1.0 if found else 0.0,
                 "top_score": rng.uniform(0.6, 1.0) if found else rng.uniform(0.0, 0.5),
                 "round_frac": r / rounds,
-                "agreement": 1.0,
+                "chains_agree": 1.0,
             }
             answer = f"answer {q}" if features["has_answer"] else ""
             records.append(

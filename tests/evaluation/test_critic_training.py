@@ -103,6 +103,19 @@ def test_training_refuses_bad_data_and_existing_output(practice: Path, tmp_path:
         TrainingPlan(data=practice, out=tmp_path / "z", features=("vibes",))
     with pytest.raises(ConfigError, match="val share"):
         TrainingPlan(data=practice, out=tmp_path / "z", val_share=1.0)
+    asked = {"provenance": {"budget": {"answer_every_round": True}}}
+    mixed = [r | asked if i % 2 else r for i, r in enumerate(synthetic_records(10))]
+    with pytest.raises(ConfigError, match="mixes runs with and without --answer-every-round"):
+        train_critic(TrainingPlan(data=write_records(tmp_path / "mixed.jsonl", mixed), out=tmp_path / "m"))
+
+
+def test_the_manifest_says_whether_practice_asked_for_answers_every_round(practice: Path, tmp_path: Path) -> None:
+    asked = [r | {"provenance": {"budget": {"answer_every_round": True}}} for r in synthetic_records(20)]
+    manifest = train_critic(TrainingPlan(data=write_records(tmp_path / "asked.jsonl", asked), out=tmp_path / "c"))
+    assert manifest["data"]["answer_every_round"] is True
+    assert load_critic(tmp_path / "c").answer_every_round
+    train_critic(TrainingPlan(data=practice, out=tmp_path / "d"))
+    assert not load_critic(tmp_path / "d").answer_every_round
 
 
 def test_evaluation_uses_only_questions_held_out_from_training(practice: Path, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from evaluation.datasets import Question
 from evaluation.practice import PracticePlan, run_practice
 from evaluation.practice_file import PracticeFile, load_practice
+from reasoning.llm.protocol import prompt_text
 from reasoning.resources import IndexResources
 from reasoning.system import SleuthSystem
 from retrieval.errors import ConfigError
@@ -53,7 +54,7 @@ def test_every_chain_and_round_is_recorded_and_labelled(graph_index_dir: Path, t
     assert (founder["answer"], founder["f1"], founder["label"]) == ("Berlin", 0.0, "insufficient")
     assert berlin["focus"] and berlin["facts"] and berlin["answers"] == ["Berlin"]
     assert berlin["evidence"][0]["passage_id"] and berlin["evidence"][0]["sentences"]
-    assert set(berlin["features"]) >= {"has_answer", "answer_in_evidence", "top_score", "agreement"}
+    assert set(berlin["features"]) >= {"has_answer", "answer_in_evidence", "top_score", "chains_agree"}
     assert berlin["decisions"]["feature"]["sufficient"] in (True, False)
     assert berlin["run_size"] == 4 and berlin["final"]["answer"] == "Berlin"
     provenance = berlin["provenance"]
@@ -61,6 +62,40 @@ def test_every_chain_and_round_is_recorded_and_labelled(graph_index_dir: Path, t
     assert provenance["budget"]["chains"] == 2 and provenance["budget"]["verify"] is False
     assert [r["seed"] for r in records if r["question_id"] == "berlin"][::4] == [0, 7919]
     assert records[0]["temperature"] is None and next(r for r in records if r["sample"] == 1)["temperature"] == 0.7
+    second = next(r for r in records if r["question_id"] == "berlin" and (r["chain"], r["round"]) == (0, 2))
+    assert (second["previous_answer"], second["others"]) == ("Berlin", ["Berlin"])
+    assert second["features"]["answer_repeated"] == 1.0 and second["features"]["chains_agree"] == 1.0
+
+
+def test_features_added_since_a_file_was_written_are_computed_from_its_states(
+    graph_index_dir: Path, tmp_path: Path
+) -> None:
+    out = PracticeFile(tmp_path / "practice.jsonl")
+    run_practice(make_system(scripted()), QUESTIONS[:1], _plan(graph_index_dir, samples=1), out)
+    fresh = load_practice(out.path)
+    old = [
+        {k: v for k, v in r.items() if k not in ("previous_answer", "others")}
+        | {"features": {k: v for k, v in r["features"].items() if k not in ("chains_agree", "answer_repeated")}}
+        for r in _lines(out.path)
+    ]
+    old[0]["features"]["top_score"] = 0.123  # what was recorded stays
+    backfilled = load_practice(write_jsonl(tmp_path / "old.jsonl", old))
+    assert [r["features"] for r in backfilled[1:]] == [r["features"] for r in fresh[1:]]
+    assert backfilled[0]["features"] == fresh[0]["features"] | {"top_score": 0.123}
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_practice_can_ask_for_an_answer_every_round(graph_index_dir: Path, tmp_path: Path) -> None:
+    llm = scripted()
+    out = PracticeFile(tmp_path / "practice.jsonl")
+    run_practice(make_system(llm), QUESTIONS[:1], _plan(graph_index_dir, samples=1, answer_every_round=True), out)
+    steps = [text for p in llm.prompts if "Task answer: facts" in (text := prompt_text(p))]
+    assert steps and all('answer is "unknown"' not in p for p in steps)  # never invited to answer "unknown"
+    assert load_practice(out.path)[0]["provenance"]["budget"]["answer_every_round"] is True
 
 
 def test_the_prompted_critics_decisions_are_recorded_when_asked(graph_index_dir: Path, tmp_path: Path) -> None:

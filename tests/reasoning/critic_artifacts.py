@@ -15,6 +15,7 @@ def write_logistic_critic(
     intercept: float = 0.0,
     threshold: float = 0.5,
     replaces_feature: bool = True,
+    answer_every_round: bool = False,
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     features = list(weights)
@@ -27,6 +28,7 @@ def write_logistic_critic(
         "metrics": {},
         "split": {"train_questions": [], "val_questions": []},
         "replaces_feature": replaces_feature,
+        "data": {"answer_every_round": answer_every_round},
     }
     logistic = {"features": features, "coefficients": [weights[f] for f in features], "intercept": intercept}
     (directory / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")

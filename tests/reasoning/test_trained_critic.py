@@ -10,13 +10,13 @@ import pytest
 
 from reasoning import trained_critic
 from reasoning.budget import resolve_budget
-from reasoning.critic import CriticInput
+from reasoning.critic import CriticInput, chains_agree, is_comparison
+from reasoning.llm.protocol import prompt_text
 from reasoning.trained_critic import (
     CROSS_ENCODER,
     LOGISTIC,
     MANIFEST,
     CriticArtifactError,
-    critic_feature_rows,
     critic_pair_text,
     load_critic,
 )
@@ -27,23 +27,33 @@ from tests.reasoning.scripts import QUESTION, make_system, scripted
 pytestmark = pytest.mark.unit
 
 
-def _input(chain: int, answer: str, next_query: str = "") -> CriticInput:
-    return CriticInput(chain, "Who founded Acme?", answer, [], True, next_query, 1, 2)
+def _input(chain: int, answer: str, next_query: str = "", others: tuple[str, ...] = ()) -> CriticInput:
+    return CriticInput(chain, "Who founded Acme?", answer, [], True, next_query, 1, 2, others=others)
 
 
 def test_a_logistic_critic_loads_and_decides(tmp_path: Path) -> None:
-    critic = load_critic(write_logistic_critic(tmp_path / "c", {"has_answer": 4.0, "agreement": 2.0}, -3.0))
-    verdicts = critic.judge([_input(0, "Alice"), _input(1, "Alice"), _input(2, "unknown", "Acme founder")], 1)
+    critic = load_critic(write_logistic_critic(tmp_path / "c", {"has_answer": 4.0, "chains_agree": 2.0}, -3.0))
+    answers = ["Alice", "Alice", "unknown"]
+    others = [tuple(a for j, a in enumerate(answers) if j != i) for i in range(3)]
+    inputs = [_input(0, "Alice", others=others[0]), _input(1, "Alice", others=others[1])]
+    verdicts = critic.judge([*inputs, _input(2, "unknown", "Acme founder", others[2])], 1)
     assert [v.sufficient for v in verdicts] == [True, True, False]
-    assert verdicts[0].critic == "trained" and verdicts[0].confidence == pytest.approx(1 / (1 + math.exp(-(1 + 4 / 3))))
+    assert verdicts[0].critic == "trained" and verdicts[0].confidence == pytest.approx(1 / (1 + math.exp(-(1 + 1))))
     assert verdicts[2].missing == "Acme founder" and verdicts[2].confidence <= 0.2  # no answer: never sufficient
-    assert verdicts[0].features["agreement"] == pytest.approx(2 / 3)
+    assert verdicts[0].features["chains_agree"] == pytest.approx(0.5)
     assert critic.judge([], 1) == []
 
 
-def test_agreement_is_the_share_of_the_rounds_chains_with_the_same_answer() -> None:
-    rows = critic_feature_rows([_input(0, "Alice"), _input(1, "alice."), _input(2, "Bob"), _input(3, "")])
-    assert [r["agreement"] for r in rows] == [0.5, 0.5, 0.25, 0.0]
+def test_chains_agree_is_the_share_of_the_other_chains_holding_the_same_answer() -> None:
+    assert chains_agree("Alice", ("alice.", "Bob", "")) == pytest.approx(1 / 3)
+    assert chains_agree("Alice", ()) == 0.0  # one chain: nothing to agree with
+    assert chains_agree("unknown", ("unknown",)) == 0.0
+
+
+def test_comparison_questions_are_recognised() -> None:
+    assert is_comparison("Which film came out first, Alpha or Beta?")
+    assert is_comparison("Are both bands from the same country?")
+    assert not is_comparison("Who founded the company that makes the Orbit phone?")
 
 
 def test_the_pair_text_puts_the_answer_first() -> None:
@@ -106,6 +116,20 @@ def test_the_loop_uses_a_trained_critic_the_budget_names(graph_index_dir: Path, 
     assert [(e["critic"], e["sufficient"]) for e in events] == [("trained", False), ("trained", False)]
     assert events[0]["focus"]  # the sub-question of the round is in the trace
     assert result.answer == "Berlin"
+
+
+def test_a_critic_practised_on_answers_every_round_is_shown_such_answers(graph_index_dir: Path, tmp_path: Path) -> None:
+    def step_prompts(critic: Path) -> list[str]:
+        llm = scripted()
+        overrides = {"critic": "trained", "critic_dir": str(critic)}
+        make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides=overrides)
+        return [text for p in llm.prompts if "Task answer: facts" in (text := prompt_text(p))]
+
+    never = {"has_answer": -10.0}
+    asking = step_prompts(write_logistic_critic(tmp_path / "asking", never, answer_every_round=True))
+    assert len(asking) == 2 and "even if it is not certain" in asking[0] and 'answer is "unknown"' not in asking[0]
+    plain = step_prompts(write_logistic_critic(tmp_path / "plain", never))
+    assert 'answer is "unknown"' in plain[0]
 
 
 def test_a_present_trained_critic_replaces_the_feature_critic_unless_one_is_named(
