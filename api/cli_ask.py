@@ -38,6 +38,12 @@ def add_ask_command(commands: argparse._SubParsersAction) -> None:
     knobs.add_argument("--llm-criteria", action=argparse.BooleanOptionalAction, default=None)
     knobs.add_argument("--llm-judge", action=argparse.BooleanOptionalAction, default=None)
     knobs.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None)
+    knobs.add_argument(
+        "--answer-every-round",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the reader answers every round, never 'unknown' (on with a critic practised that way)",
+    )
     knobs.add_argument("--max-llm-calls", type=int)
     knobs.add_argument("--max-tokens", type=int, help="prompt + completion tokens per question")
     add_allocation_options(ask)
@@ -70,6 +76,7 @@ KNOB_ARGS = (
     "llm_criteria",
     "llm_judge",
     "verify",
+    "answer_every_round",
     "max_llm_calls",
     "max_tokens",
 )

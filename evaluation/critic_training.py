@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 DEFAULT_FEATURES: tuple[str, ...] = feature_names()
 C_GRID = (0.01, 0.1, 1.0, 10.0)
 THRESHOLD_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(15))  # 0.1 .. 0.8
-F1_TOLERANCE = 0.005  # thresholds this close to the best simulated F1 count as equal; the cheapest wins
+F1_TOLERANCE = 0.005  # F1 this close to fixed rounds' counts as equal: the cheapest threshold there wins
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,8 @@ def _log_loss(y: np.ndarray, scores: np.ndarray) -> float:
 def choose_threshold(records: Sequence[dict[str, Any]], p: np.ndarray) -> tuple[float, list[dict[str, Any]]]:
     """The stop threshold for probabilities `p` of `records` (training questions, out-of-fold): stopping each
     chain at its first round with p >= threshold is simulated for every threshold of the grid; the one with
-    the fewest rounds among those within F1_TOLERANCE of the best F1 at stop is kept. A calibrated 0.5
+    the fewest rounds among those whose F1 at stop is within F1_TOLERANCE of running every round (the
+    fixed-rounds baseline a critic must match) is kept, else the one with the best F1. A calibrated 0.5
     would stop only where the answer is more likely right than not; but where later rounds do no better
     than a less sure answer now, stopping now costs nothing, and this measures where the balance lies."""
     from evaluation.critic_stopping import simulate_stopping
@@ -181,8 +182,11 @@ def choose_threshold(records: Sequence[dict[str, Any]], p: np.ndarray) -> tuple[
 
         sim = simulate_stopping(records, decide, "trained")
         curve.append({"threshold": t, "f1_at_stop": sim["f1_at_stop"], "rounds_per_chain": sim["rounds_per_chain"]})
-    best = max(c["f1_at_stop"] for c in curve)
-    near = [c for c in curve if c["f1_at_stop"] >= best - F1_TOLERANCE]
+    fixed = simulate_stopping(records, lambda r: (False, 0.0), "fixed")["f1_at_stop"]
+    near = [c for c in curve if c["f1_at_stop"] >= fixed - F1_TOLERANCE]
+    if not near:
+        best = max(c["f1_at_stop"] for c in curve)
+        near = [c for c in curve if c["f1_at_stop"] == best]
     chosen = min(near, key=lambda c: (c["rounds_per_chain"], -c["f1_at_stop"], c["threshold"]))
     return float(chosen["threshold"]), curve
 

@@ -59,7 +59,7 @@ def test_the_trained_critic_loads_and_decides_like_its_training(practice: Path, 
     assert found.sufficient and not missing.sufficient and found.confidence > 0.5 > missing.confidence
 
 
-def test_the_stop_threshold_is_the_cheapest_with_the_best_simulated_f1(practice: Path, tmp_path: Path) -> None:
+def test_the_stop_threshold_is_the_cheapest_that_matches_fixed_rounds(practice: Path, tmp_path: Path) -> None:
     def rec(question: str, round: int, f1: float) -> dict[str, object]:
         return {"dataset": "d", "question_id": question, "round": round, "f1": f1, "features": {"has_answer": 1.0}}
 
@@ -70,6 +70,17 @@ def test_the_stop_threshold_is_the_cheapest_with_the_best_simulated_f1(practice:
     assert by_t[0.25] == {"threshold": 0.25, "f1_at_stop": 0.5, "rounds_per_chain": 1.0}  # stops q1 too early
     assert by_t[0.35]["f1_at_stop"] == by_t[0.8]["f1_at_stop"] == 1.0 and by_t[0.8]["rounds_per_chain"] == 2.0
     assert threshold == 0.35  # every threshold from 0.35 up costs the same: the lowest
+    # q3 is right at round 1 (p 0.5), wrong at round 2: fixed rounds score 2/3; 0.35 scores 1.0, but stopping
+    # every chain at round 1 (0.1) matches fixed rounds' 2/3 for half the rounds: the target is fixed rounds
+    more = [*records, rec("q3", 1, 1.0), rec("q3", 2, 0.0)]
+    threshold, curve = choose_threshold(more, np.array([0.3, 0.6, 0.3, 0.2, 0.5, 0.1]))
+    by_t = {c["threshold"]: c for c in curve}
+    assert by_t[0.35]["f1_at_stop"] == 1.0 and by_t[0.1] == {
+        "threshold": 0.1,
+        "f1_at_stop": 0.6667,
+        "rounds_per_chain": 1.0,
+    }
+    assert threshold == 0.1
     chosen = train_critic(TrainingPlan(data=practice, out=tmp_path / "auto"))
     assert chosen["threshold_chosen"] and chosen["threshold"] == chosen["training"]["logistic"]["threshold"]
     given = train_critic(TrainingPlan(data=practice, out=tmp_path / "given", threshold=0.7))
