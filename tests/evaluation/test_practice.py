@@ -15,6 +15,7 @@ from reasoning.llm.protocol import prompt_text
 from reasoning.resources import IndexResources
 from reasoning.system import SleuthSystem
 from retrieval.errors import ConfigError
+from tests.conftest import write_jsonl
 from tests.reasoning.scripts import CHECK, QUESTION, make_system, reply, scripted
 
 pytestmark = pytest.mark.unit
@@ -82,11 +83,6 @@ def test_features_added_since_a_file_was_written_are_computed_from_its_states(
     backfilled = load_practice(write_jsonl(tmp_path / "old.jsonl", old))
     assert [r["features"] for r in backfilled[1:]] == [r["features"] for r in fresh[1:]]
     assert backfilled[0]["features"] == fresh[0]["features"] | {"top_score": 0.123}
-
-
-def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def test_practice_can_ask_for_an_answer_every_round(graph_index_dir: Path, tmp_path: Path) -> None:
