@@ -92,7 +92,8 @@ class ReasoningLoop:
 
     def run(self) -> AskResult:
         ctx, budget = self.ctx, self.budget
-        ctx.trace.record("start", method=self.policy.method, question=ctx.question, budget=budget.to_json())
+        knobs = budget.to_json() | {"answer_every_round": self.answer_every_round}  # as run, a critic may set it
+        ctx.trace.record("start", method=self.policy.method, question=ctx.question, budget=knobs)
         decomposition = decompose(
             ctx,
             self.retriever,

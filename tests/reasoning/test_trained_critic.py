@@ -122,8 +122,11 @@ def test_a_critic_practised_on_answers_every_round_is_shown_such_answers(graph_i
     def step_prompts(critic: Path) -> list[str]:
         llm = scripted()
         overrides = {"critic": "trained", "critic_dir": str(critic)}
-        make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides=overrides)
-        return [text for p in llm.prompts if "Task answer: facts" in (text := prompt_text(p))]
+        result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides=overrides)
+        start = next(e for e in result.trace.to_json()["events"] if e["stage"] == "start")
+        asked = [text for p in llm.prompts if "Task answer: facts" in (text := prompt_text(p))]
+        assert start["budget"]["answer_every_round"] is ('unknown".' not in asked[0])  # the trace says how it ran
+        return asked
 
     never = {"has_answer": -10.0}
     asking = step_prompts(write_logistic_critic(tmp_path / "asking", never, answer_every_round=True))
