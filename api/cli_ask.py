@@ -44,6 +44,12 @@ def add_ask_command(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="the reader answers every round, never 'unknown' (on with a critic practised that way)",
     )
+    knobs.add_argument(
+        "--stop-run",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="answer as soon as one chain is sufficient (on with a trained critic whose training chose it)",
+    )
     knobs.add_argument("--max-llm-calls", type=int)
     knobs.add_argument("--max-tokens", type=int, help="prompt + completion tokens per question")
     add_allocation_options(ask)
@@ -77,6 +83,7 @@ KNOB_ARGS = (
     "llm_judge",
     "verify",
     "answer_every_round",
+    "stop_run",
     "max_llm_calls",
     "max_tokens",
 )

@@ -24,8 +24,15 @@ def add_critic_commands(commands: argparse._SubParsersAction) -> None:
         "--threshold",
         type=float,
         default=None,
-        help="probability at which to stop (default: the cheapest of those with the best simulated F1 on the "
-        "training questions' out-of-fold predictions)",
+        help="probability at which to stop (default: the one with the fewest simulated LLM calls of those whose "
+        "simulated F1 on the training questions' out-of-fold predictions matches running every round)",
+    )
+    train.add_argument(
+        "--stop-run",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the whole run answers at its first sufficient chain (--no-stop-run: each chain stops on its own; "
+        "default: chosen with the threshold, as simulated)",
     )
     train.add_argument("--force", action="store_true", help="replace an existing critic directory")
     train.set_defaults(handler=run_critic_train)
@@ -56,6 +63,7 @@ def run_critic_train(args: argparse.Namespace) -> int:
         cross_encoder=args.cross_encoder,
         epochs=args.epochs,
         threshold=args.threshold,
+        stop_run=args.stop_run,
         force=args.force,
     )
     manifest = train_critic(plan)
@@ -70,7 +78,8 @@ def run_critic_train(args: argparse.Namespace) -> int:
         print(f"  {name}: decision accuracy {accuracy}, AUC {auc}")
     how = "chosen on the training questions" if manifest["threshold_chosen"] else "given"
     print(f"kept {manifest['kind']} ({manifest['training']['seconds']:.1f} s); written to {args.out}")
-    print(f"stop threshold {manifest['threshold']:.2f} ({how})")
+    stops = "the whole run at its first sufficient chain" if manifest["stop_run"] else "each chain on its own"
+    print(f"stop threshold {manifest['threshold']:.2f}, stopping {stops} ({how})")
     return 0
 
 

@@ -71,6 +71,13 @@ def add_eval_command(commands: argparse._SubParsersAction) -> None:
         "--critic", choices=CRITIC_KINDS, help="the critic of every budget (none: a fixed number of rounds)"
     )
     ev.add_argument("--critic-dir", type=Path, metavar="DIR", help="a trained critic (implies --critic trained)")
+    ev.add_argument(
+        "--knob",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a budget knob on top of every budget, e.g. verify=false or answer_every_round=true (repeatable)",
+    )
     ev.add_argument("--embedder", default=DEFAULT_EMBEDDER, metavar="NAME_OR_PATH", help="embedder for a new index")
     ev.add_argument("--no-kg", action="store_true", help="build a missing index without the knowledge graph")
     add_graph_options(ev)
@@ -98,7 +105,7 @@ def run_eval(args: argparse.Namespace) -> int:
     _check_names(methods, known_methods, "method")
     _check_names(budgets, budget_names(), "budget")
     check_question_selection(args)
-    overrides = critic_overrides(args.critic, args.critic_dir)
+    overrides = knob_overrides(args.knob) | critic_overrides(args.critic, args.critic_dir)
     allocated = None
     if args.budget_tokens is not None:  # one run under a label budget, `tokens-N`, instead of --budgets
         from api.cli_ask import allocated_budget
@@ -197,6 +204,33 @@ def critic_overrides(critic: str | None, critic_dir: Path | None) -> dict[str, A
         load_critic(critic_dir)
     out: dict[str, Any] = {} if critic is None else {"critic": critic}
     return out | ({"critic_dir": str(critic_dir)} if critic == "trained" and critic_dir is not None else {})
+
+
+def knob_overrides(items: list[str]) -> dict[str, Any]:
+    """`--knob NAME=VALUE` as budget overrides, each value of its knob's type (checked by the budget)."""
+    from reasoning.budget import KNOBS, Budget, resolve_budget
+
+    defaults = Budget(name="knobs")
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or name not in KNOBS:
+            raise ConfigError(f"--knob takes NAME=VALUE with a budget knob ({', '.join(KNOBS)}), got {item!r}")
+        kind = type(getattr(defaults, name))
+        if kind is bool:
+            if text.lower() not in ("true", "false"):
+                raise ConfigError(f"--knob {name} takes true or false, got {text!r}")
+            out[name] = text.lower() == "true"
+        elif kind is int:
+            try:
+                out[name] = int(text)
+            except ValueError:
+                raise ConfigError(f"--knob {name} takes an integer, got {text!r}") from None
+        else:
+            out[name] = text
+    resolve_budget(defaults, **out)  # a bad value fails now, not at every question
+    return out
 
 
 class OverridingAnswerer:

@@ -4,10 +4,12 @@ Two views, on the same records:
 - decisions: for every record (a chain's state after a round), the critic says sufficient or not; its
   decision accuracy against the label and the AUC of its confidence, next to the decisions of the feature
   and prompted critics recorded in the practice file (the prompted one only where it was run);
-- stopping, simulated: each chain stops at the first round its critic calls sufficient (else the last
-  one). The F1 of the answer it then holds and the rounds it used, against a fixed number of rounds (every
-  chain runs them all), and the LLM calls per question that implies (one decomposition, then one batched
-  reasoning call per round while any chain of the run is active; a prompted critic adds one per round).
+- stopping, simulated two ways: each chain stops at the first round its critic calls sufficient (else the
+  last one), or the whole run stops at the first round where some chain is sufficient (`stop_run`). The F1
+  of the answer a chain then holds and the rounds it used; the F1 of the run's answer (the vote among its
+  chains' answers, weighted by the critic's confidence) and the LLM calls per question that implies (one
+  decomposition, then one batched reasoning call per round while any chain of the run is active; a prompted
+  critic adds one per round); all against a fixed number of rounds (every chain runs them all).
 
 The trained decisions come from a saved critic on its held-out questions, or (`--folds K`) from the
 logistic training cross-validated over all the practice questions.
@@ -98,7 +100,12 @@ def compare_critics(
         "critics": {},
     }
     for name, decide in deciders.items():
-        report["critics"][name] = decisions_report(chosen, decide) | simulate_stopping(chosen, decide, name)
+        run_stop = simulate_stopping(chosen, decide, name, stop_run=True)
+        report["critics"][name] = (
+            decisions_report(chosen, decide)
+            | simulate_stopping(chosen, decide, name)
+            | {"run_stop": {k: run_stop.get(k) for k in ("run_f1", "llm_calls_per_question")}}
+        )
     report["fixed_rounds"] = simulate_stopping(chosen, lambda r: (False, 0.0), "fixed")
     return report
 
@@ -120,15 +127,18 @@ def render_report(report: dict[str, Any]) -> str:
     lines = [
         f"{report['records']} records of {report.get('questions', 0)} questions ({report['selection']})",
         "",
-        "| critic | records | accuracy | AUC | stop precision | F1 at stop | rounds/chain | LLM calls/q |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| critic | records | accuracy | AUC | stop precision | chain F1 at stop | rounds/chain | run F1 "
+        "| LLM calls/q | run F1, run stops | LLM calls/q, run stops |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     rows = [*report["critics"].items(), ("fixed rounds", report.get("fixed_rounds", {}))]
     for name, m in rows:
+        run_stop = m.get("run_stop") or {}
         lines.append(
             f"| {name} | {m.get('records', '-')} | {_cell(m.get('accuracy'))} | {_cell(m.get('auc'))} | "
             f"{_cell(m.get('stop_precision'))} | {_cell(m.get('f1_at_stop'))} | {_cell(m.get('rounds_per_chain'))} | "
-            f"{_cell(m.get('llm_calls_per_question'))} |"
+            f"{_cell(m.get('run_f1'))} | {_cell(m.get('llm_calls_per_question'))} | {_cell(run_stop.get('run_f1'))} | "
+            f"{_cell(run_stop.get('llm_calls_per_question'))} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -54,7 +54,8 @@ class TrainingPlan:
     features: tuple[str, ...] = DEFAULT_FEATURES
     cross_encoder: bool = False
     epochs: int = 1
-    threshold: float | None = None  # None: chosen on the training questions (`choose_threshold`)
+    threshold: float | None = None  # None: chosen on the training questions (`choose_stop_rule`)
+    stop_run: bool | None = None  # None: chosen with the threshold; with a given threshold, False
     force: bool = False
 
     def __post_init__(self) -> None:
@@ -162,33 +163,50 @@ def _log_loss(y: np.ndarray, scores: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-def choose_threshold(records: Sequence[dict[str, Any]], p: np.ndarray) -> tuple[float, list[dict[str, Any]]]:
-    """The stop threshold for probabilities `p` of `records` (training questions, out-of-fold): stopping each
-    chain at its first round with p >= threshold is simulated for every threshold of the grid; the one with
-    the fewest rounds among those whose F1 at stop is within F1_TOLERANCE of running every round (the
-    fixed-rounds baseline a critic must match) is kept, else the one with the best F1. A calibrated 0.5
-    would stop only where the answer is more likely right than not; but where later rounds do no better
-    than a less sure answer now, stopping now costs nothing, and this measures where the balance lies."""
+@dataclass(frozen=True)
+class StopRule:
+    threshold: float  # a chain with an answer is sufficient at p >= threshold
+    stop_run: bool  # the whole run answers at the first sufficient chain (else each chain stops on its own)
+
+
+def choose_stop_rule(
+    records: Sequence[dict[str, Any]], p: np.ndarray, stop_run: bool | None = None
+) -> tuple[StopRule, list[dict[str, Any]]]:
+    """The stop rule for probabilities `p` of `records` (training questions, out-of-fold): every threshold of
+    the grid, with each chain stopping on its own and with the whole run stopping at its first sufficient
+    chain (or only the way `stop_run` says), is simulated; the rule with the fewest LLM calls among those
+    whose run F1 is within F1_TOLERANCE of running every round (the fixed-rounds baseline a critic must
+    match, its vote weighted by the same probabilities) is kept, else the one with the best run F1. A
+    calibrated 0.5 would stop only where the answer is more likely right than not; but where later rounds
+    do no better than a less sure answer now, stopping now costs nothing, and this measures where the
+    balance lies."""
     from evaluation.critic_stopping import simulate_stopping
 
     has = [bool(r["features"].get("has_answer")) for r in records]
     by_record = {id(r): (h, float(q)) for r, h, q in zip(records, has, p, strict=True)}
     curve = []
-    for t in THRESHOLD_GRID:
+    for run in (False, True) if stop_run is None else (stop_run,):
+        for t in THRESHOLD_GRID:
 
-        def decide(record: dict[str, Any], t: float = t) -> tuple[bool, float]:
-            has_answer, probability = by_record[id(record)]
-            return has_answer and probability >= t, probability
+            def decide(record: dict[str, Any], t: float = t) -> tuple[bool, float]:
+                has_answer, probability = by_record[id(record)]
+                return has_answer and probability >= t, probability
 
-        sim = simulate_stopping(records, decide, "trained")
-        curve.append({"threshold": t, "f1_at_stop": sim["f1_at_stop"], "rounds_per_chain": sim["rounds_per_chain"]})
-    fixed = simulate_stopping(records, lambda r: (False, 0.0), "fixed")["f1_at_stop"]
-    near = [c for c in curve if c["f1_at_stop"] >= fixed - F1_TOLERANCE]
+            sim = simulate_stopping(records, decide, "trained", stop_run=run)
+            curve.append({"threshold": t, "stop_run": run} | {k: sim[k] for k in CURVE_KEYS})
+    fixed = simulate_stopping(records, lambda r: (False, by_record[id(r)][1]), "fixed")["run_f1"]
+    near = [c for c in curve if c["run_f1"] >= fixed - F1_TOLERANCE]
     if not near:
-        best = max(c["f1_at_stop"] for c in curve)
-        near = [c for c in curve if c["f1_at_stop"] == best]
-    chosen = min(near, key=lambda c: (c["rounds_per_chain"], -c["f1_at_stop"], c["threshold"]))
-    return float(chosen["threshold"]), curve
+        best = max(c["run_f1"] for c in curve)
+        near = [c for c in curve if c["run_f1"] == best]
+    chosen = min(
+        near,
+        key=lambda c: (c["llm_calls_per_question"], c["rounds_per_chain"], -c["run_f1"], c["stop_run"], c["threshold"]),
+    )
+    return StopRule(float(chosen["threshold"]), bool(chosen["stop_run"])), curve
+
+
+CURVE_KEYS = ("run_f1", "llm_calls_per_question", "f1_at_stop", "rounds_per_chain")
 
 
 def logistic_decisions(
@@ -215,7 +233,7 @@ def cross_validated_decisions(
         test = [r for r, k in zip(records, keys, strict=True) if fold_of[k] == fold]
         x, y = feature_matrix(train, features), labels(train)
         model, _, p_train = fit_logistic(x, y, [question_key(r) for r in train], features, seed)
-        chosen = threshold if threshold is not None else choose_threshold(train, p_train)[0]
+        chosen = threshold if threshold is not None else choose_stop_rule(train, p_train)[0].threshold
         p, decisions = logistic_decisions(model, test, chosen)
         out |= {id(r): (bool(d), float(q)) for r, q, d in zip(test, p, decisions, strict=True)}
     return out
@@ -234,8 +252,8 @@ def train_critic(plan: TrainingPlan) -> dict[str, Any]:
     logistic, logistic_info, p_train = fit_logistic(
         feature_matrix(train, plan.features), y_train, [question_key(r) for r in train], plan.features, plan.seed
     )
-    thresholds = {"logistic": _threshold(plan, train, p_train, logistic_info)}
-    p, decisions = logistic_decisions(logistic, val, thresholds["logistic"])
+    rules = {"logistic": _stop_rule(plan, train, p_train, logistic_info)}
+    p, decisions = logistic_decisions(logistic, val, rules["logistic"].threshold)
     metrics: dict[str, Any] = {"logistic": decision_metrics(y_val, p, decisions)}
     plan.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=plan.out.parent, prefix=f".{plan.out.name}.") as staging_root:
@@ -252,14 +270,14 @@ def train_critic(plan: TrainingPlan) -> dict[str, Any]:
 
             encoder, training["cross_encoder"] = fit_cross_encoder(train, y_train, plan.epochs, plan.seed)
             in_sample = cross_encoder_probabilities(encoder, train)  # no folds for a fine-tuned model: in-sample
-            thresholds["cross-encoder"] = _threshold(plan, train, in_sample, training["cross_encoder"])
-            metrics["cross-encoder"] = evaluate_cross_encoder(encoder, val, y_val, thresholds["cross-encoder"])
+            rules["cross-encoder"] = _stop_rule(plan, train, in_sample, training["cross_encoder"])
+            metrics["cross-encoder"] = evaluate_cross_encoder(encoder, val, y_val, rules["cross-encoder"].threshold)
         kind = choose(metrics)
         if kind == "cross-encoder":
             encoder.save(str(staging / CROSS_ENCODER))
         training["seconds"] = round(time.perf_counter() - started, 2)
         feature = recorded_metrics(val, y_val, "feature")
-        manifest = _manifest(plan, kind, thresholds[kind], metrics, feature, records, split, train, val, training)
+        manifest = _manifest(plan, kind, rules[kind], metrics, feature, records, split, train, val, training)
         _write_json(staging / LOGISTIC, logistic.to_json())
         _write_json(staging / MANIFEST, manifest)
         _replace(staging, plan.out)
@@ -287,19 +305,19 @@ def choose(metrics: dict[str, dict[str, Any]]) -> str:
     return best
 
 
-def _threshold(plan: TrainingPlan, train: Sequence[dict[str, Any]], p: np.ndarray, info: dict[str, Any]) -> float:
-    """The plan's threshold, or one chosen on the training records (the choice and its curve go in `info`)."""
+def _stop_rule(plan: TrainingPlan, train: Sequence[dict[str, Any]], p: np.ndarray, info: dict[str, Any]) -> StopRule:
+    """The plan's threshold, or a rule chosen on the training records (the choice and its curve go in `info`)."""
     if plan.threshold is not None:
-        return plan.threshold
-    threshold, info["threshold_curve"] = choose_threshold(train, p)
-    info["threshold"] = threshold
-    return threshold
+        return StopRule(plan.threshold, bool(plan.stop_run))
+    rule, info["threshold_curve"] = choose_stop_rule(train, p, plan.stop_run)
+    info["threshold"], info["stop_run"] = rule.threshold, rule.stop_run
+    return rule
 
 
 def _manifest(
     plan: TrainingPlan,
     kind: str,
-    threshold: float,
+    rule: StopRule,
     metrics: dict[str, Any],
     feature: dict[str, Any],
     records: Sequence[dict[str, Any]],
@@ -314,7 +332,8 @@ def _manifest(
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "features": list(plan.features),
-        "threshold": threshold,
+        "threshold": rule.threshold,
+        "stop_run": rule.stop_run,
         "threshold_chosen": plan.threshold is None,
         "metrics": {"validation": metrics, "kept": kind, "feature_critic": feature},
         "replaces_feature": feature.get("auc") is None or (metrics[kind]["auc"] or 0.0) > feature["auc"],

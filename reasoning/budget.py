@@ -34,6 +34,9 @@ class Budget:
     # enough (SIM-RAG); otherwise only the last round asks for an answer come what may. A trained critic
     # learnt on practice run this way turns it on (`TrainedCritic.answer_every_round`).
     answer_every_round: bool = False
+    # the run answers as soon as the critic finds one chain sufficient, instead of each chain stopping on its
+    # own; a trained critic whose training chose this turns it on (`TrainedCritic.stop_run`)
+    stop_run: bool = False
     verify: bool = False  # re-check the winning answer against its cited passages with the LLM
     sentences_per_passage: int = 2  # evidence sentences the LLM reads per passage
     max_llm_calls: int = 8

@@ -65,9 +65,12 @@ class ReasoningLoop:
         self.retriever = ChainRetriever(ctx.resources, ctx.trace, use_graph=policy.use_graph)
         self.vectors = PassageVectors(ctx.resources.bundle, ctx.resources.searcher.embedder)
         self.critic = critic or self._default_critic()
-        # a critic trained on answers given every round must be shown such answers
-        trained_so = bool(getattr(self.critic, "answer_every_round", False))
-        self.answer_every_round = self.budget.answer_every_round or trained_so
+        # a critic trained on answers given every round must be shown such answers, and one trained to end
+        # the run at the first sufficient chain stops it so
+        self.answer_every_round = self.budget.answer_every_round or bool(
+            getattr(self.critic, "answer_every_round", False)
+        )
+        self.stop_run = self.budget.stop_run or bool(getattr(self.critic, "stop_run", False))
         self.reason_call = replace(REASON, temperature=self._reason_temperature())
 
     def _reason_temperature(self) -> float:
@@ -92,7 +95,8 @@ class ReasoningLoop:
 
     def run(self) -> AskResult:
         ctx, budget = self.ctx, self.budget
-        knobs = budget.to_json() | {"answer_every_round": self.answer_every_round}  # as run, a critic may set it
+        # as run: a critic may set these
+        knobs = budget.to_json() | {"answer_every_round": self.answer_every_round, "stop_run": self.stop_run}
         ctx.trace.record("start", method=self.policy.method, question=ctx.question, budget=knobs)
         decomposition = decompose(
             ctx,
@@ -166,6 +170,10 @@ class ReasoningLoop:
             )
             if verdict.sufficient:
                 chain.stop("sufficient")
+        if self.stop_run and any(v.sufficient for v in verdicts):
+            for chain in chains:
+                if chain.active:
+                    chain.stop("another chain sufficient")
 
     def _answer(self, chains: list[Chain]) -> AskResult:
         ctx = self.ctx

@@ -115,6 +115,8 @@ class TrainedCritic:
         self.threshold = float(manifest["threshold"])
         # practised with the reader answering every round: the loop must ask for answers the same way
         self.answer_every_round = bool((manifest.get("data") or {}).get("answer_every_round", False))
+        # trained to end the run at its first sufficient chain (chosen in training, as simulated on practice)
+        self.stop_run = bool(manifest.get("stop_run", False))
         self.logistic = logistic if self.kind == "logistic" else None
         self._cross_encoder: Any = None
         self._lock = threading.Lock()  # the system answers from several threads; the model loads once

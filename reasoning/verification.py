@@ -48,27 +48,48 @@ def evidence_support(chain: Chain) -> float:
     return 1.0 if answer_in_text(chain.answer, texts) else 0.0
 
 
+@dataclass(frozen=True)
+class Ballot:
+    """One chain's vote: its answer, the critic's confidence in it, the evidence support, the answer type."""
+
+    chain: int
+    answer: str
+    confidence: float
+    support: float
+    type_matches: bool = True
+
+    @property
+    def weight(self) -> float:
+        weight = max(0.05, self.confidence) * (0.5 + 0.5 * self.support)
+        return weight if self.type_matches else weight * 0.3  # a name where a number is asked for
+
+
+def ballot(chain: Chain) -> Ballot:
+    confidence = chain.verdict.confidence if chain.verdict is not None else 0.5
+    matches = answer_type_matches(chain.question, chain.answer)
+    return Ballot(chain.id, chain.answer, confidence, evidence_support(chain), matches)
+
+
 def group_answers(chains: Sequence[Chain]) -> list[AnswerGroup]:
+    return group_ballots([ballot(c) for c in chains])
+
+
+def group_ballots(ballots: Sequence[Ballot]) -> list[AnswerGroup]:
     """Groups of equal answers (after normalisation, or one's words within the other's), heaviest first."""
     groups: list[AnswerGroup] = []
-    for chain in chains:
-        if is_unknown(chain.answer):
+    for vote in ballots:
+        if is_unknown(vote.answer):
             continue
-        key = normalize_answer(chain.answer)
-        support = evidence_support(chain)
-        confidence = chain.verdict.confidence if chain.verdict is not None else 0.5
-        weight = max(0.05, confidence) * (0.5 + 0.5 * support)
-        if not answer_type_matches(chain.question, chain.answer):
-            weight *= 0.3  # a name where a number is asked for, yes to a "who" question
+        key = normalize_answer(vote.answer)
         group = next((g for g in groups if _same(g.key, key)), None)
         if group is None:
-            group = AnswerGroup(chain.answer, key)
+            group = AnswerGroup(vote.answer, key)
             groups.append(group)
-        elif len(key) < len(group.key) and support >= group.support:
-            group.answer, group.key = chain.answer, key  # prefer the shorter, equally supported form
-        group.chains.append(chain.id)
-        group.weight += weight
-        group.support = max(group.support, support)
+        elif len(key) < len(group.key) and vote.support >= group.support:
+            group.answer, group.key = vote.answer, key  # prefer the shorter, equally supported form
+        group.chains.append(vote.chain)
+        group.weight += vote.weight
+        group.support = max(group.support, vote.support)
     return sorted(groups, key=lambda g: (-g.weight, g.key))
 
 

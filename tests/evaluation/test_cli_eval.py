@@ -107,6 +107,11 @@ def test_eval_skips_held_out_questions(tmp_path: Path, fake_system: FakeAnswerer
         (("--methods", " , "), "--methods is empty"),
         (("--limit", "0"), "--limit must be positive"),
         (("--skip", "-1"), "--skip must not be negative"),
+        (("--knob", "verify"), "--knob takes NAME=VALUE"),
+        (("--knob", "vibes=1"), "--knob takes NAME=VALUE with a budget knob"),
+        (("--knob", "verify=maybe"), "--knob verify takes true or false"),
+        (("--knob", "chains=two"), "--knob chains takes an integer"),
+        (("--knob", "chains=0"), "budget chains must be a positive integer"),
     ],
 )
 def test_eval_refuses_bad_options(
@@ -115,6 +120,16 @@ def test_eval_refuses_bad_options(
     assert main(eval_args(tmp_path, *extra)) == 64
     assert message in capsys.readouterr().err
     assert not (tmp_path / "index").exists()
+
+
+def test_eval_knobs_are_typed_budget_overrides() -> None:
+    knobs = ["verify=false", "answer_every_round=TRUE", "chains=3", "critic=none"]
+    assert cli_eval.knob_overrides(knobs) == {
+        "verify": False,
+        "answer_every_round": True,
+        "chains": 3,
+        "critic": "none",
+    }
 
 
 def test_eval_needs_a_corpus_for_shared_format_questions(

@@ -10,7 +10,14 @@ import pytest
 
 from api.cli import main
 from evaluation.critic_evaluation import evaluate_critic, evaluate_cross_validated, render_report
-from evaluation.critic_training import DEFAULT_FEATURES, TrainingPlan, choose_threshold, split_questions, train_critic
+from evaluation.critic_training import (
+    DEFAULT_FEATURES,
+    StopRule,
+    TrainingPlan,
+    choose_stop_rule,
+    split_questions,
+    train_critic,
+)
 from evaluation.practice_file import question_key
 from reasoning.critic import CriticInput
 from reasoning.trained_critic import LOGISTIC, MANIFEST, load_critic
@@ -59,33 +66,66 @@ def test_the_trained_critic_loads_and_decides_like_its_training(practice: Path, 
     assert found.sufficient and not missing.sufficient and found.confidence > 0.5 > missing.confidence
 
 
-def test_the_stop_threshold_is_the_cheapest_that_matches_fixed_rounds(practice: Path, tmp_path: Path) -> None:
-    def rec(question: str, round: int, f1: float) -> dict[str, object]:
-        return {"dataset": "d", "question_id": question, "round": round, "f1": f1, "features": {"has_answer": 1.0}}
+def rec(question: str, round: int, f1: float, chain: int = 0) -> dict[str, object]:
+    answer = "right" if f1 else f"wrong {chain}"
+    features = {"has_answer": 1.0, "answer_in_evidence": 1.0}
+    return {"dataset": "d", "question_id": question, "chain": chain, "round": round, "f1": f1, "answer": answer} | {
+        "features": features
+    }
 
+
+def test_the_stop_threshold_is_the_cheapest_that_matches_fixed_rounds(practice: Path, tmp_path: Path) -> None:
     # q1 is wrong at round 1 (p 0.3) and right at round 2 (p 0.6); q2 is right from round 1 (p 0.3, then 0.2)
     records = [rec("q1", 1, 0.0), rec("q1", 2, 1.0), rec("q2", 1, 1.0), rec("q2", 2, 1.0)]
-    threshold, curve = choose_threshold(records, np.array([0.3, 0.6, 0.3, 0.2]))
+    rule, curve = choose_stop_rule(records, np.array([0.3, 0.6, 0.3, 0.2]), stop_run=False)
     by_t = {c["threshold"]: c for c in curve}
-    assert by_t[0.25] == {"threshold": 0.25, "f1_at_stop": 0.5, "rounds_per_chain": 1.0}  # stops q1 too early
-    assert by_t[0.35]["f1_at_stop"] == by_t[0.8]["f1_at_stop"] == 1.0 and by_t[0.8]["rounds_per_chain"] == 2.0
-    assert threshold == 0.35  # every threshold from 0.35 up costs the same: the lowest
-    # q3 is right at round 1 (p 0.5), wrong at round 2: fixed rounds score 2/3; 0.35 scores 1.0, but stopping
-    # every chain at round 1 (0.1) matches fixed rounds' 2/3 for half the rounds: the target is fixed rounds
-    more = [*records, rec("q3", 1, 1.0), rec("q3", 2, 0.0)]
-    threshold, curve = choose_threshold(more, np.array([0.3, 0.6, 0.3, 0.2, 0.5, 0.1]))
-    by_t = {c["threshold"]: c for c in curve}
-    assert by_t[0.35]["f1_at_stop"] == 1.0 and by_t[0.1] == {
-        "threshold": 0.1,
-        "f1_at_stop": 0.6667,
+    assert by_t[0.25] == {
+        "threshold": 0.25,
+        "stop_run": False,
+        "run_f1": 0.5,  # stops q1 too early
+        "llm_calls_per_question": 2.0,
+        "f1_at_stop": 0.5,
         "rounds_per_chain": 1.0,
     }
-    assert threshold == 0.1
+    assert by_t[0.35]["run_f1"] == by_t[0.8]["run_f1"] == 1.0 and by_t[0.8]["llm_calls_per_question"] == 3.0
+    assert rule == StopRule(0.35, False)  # every threshold from 0.35 up costs the same: the lowest
+    # q3 is right at round 1 (p 0.5), wrong at round 2: fixed rounds score 2/3; 0.35 scores 1.0, but stopping
+    # every chain at round 1 (0.1) matches fixed rounds' 2/3 for fewer calls: the target is fixed rounds
+    more = [*records, rec("q3", 1, 1.0), rec("q3", 2, 0.0)]
+    rule, curve = choose_stop_rule(more, np.array([0.3, 0.6, 0.3, 0.2, 0.5, 0.1]), stop_run=False)
+    by_t = {c["threshold"]: c for c in curve}
+    assert by_t[0.35]["run_f1"] == 1.0 and by_t[0.1]["run_f1"] == 0.6667
+    assert by_t[0.1]["llm_calls_per_question"] == 2.0 < by_t[0.35]["llm_calls_per_question"]
+    assert rule == StopRule(0.1, False)
+
+
+def test_the_whole_run_stops_where_that_saves_calls_at_equal_f1() -> None:
+    # chain 0 is right from round 1 (p 0.6); chain 1 is wrong at round 1 (p 0.05) and right at round 2 (p
+    # 0.2): each chain stopping on its own, chain 1 runs round 2; stopping the run at chain 0 saves that call
+    records = [rec("q", 1, 1.0, 0), rec("q", 2, 1.0, 0), rec("q", 1, 0.0, 1), rec("q", 2, 1.0, 1)]
+    p = np.array([0.6, 0.6, 0.05, 0.2])
+    rule, curve = choose_stop_rule(records, p)
+    chain_rule = next(c for c in curve if c["threshold"] == 0.5 and not c["stop_run"])
+    run_rule = next(c for c in curve if c["threshold"] == 0.5 and c["stop_run"])
+    assert chain_rule["run_f1"] == run_rule["run_f1"] == 1.0
+    assert (run_rule["llm_calls_per_question"], chain_rule["llm_calls_per_question"]) == (2.0, 3.0)
+    assert rule == StopRule(0.1, True)
+    assert choose_stop_rule(records, p, stop_run=False)[0].stop_run is False
+
+
+def test_the_training_records_its_stop_rule(practice: Path, tmp_path: Path) -> None:
     chosen = train_critic(TrainingPlan(data=practice, out=tmp_path / "auto"))
-    assert chosen["threshold_chosen"] and chosen["threshold"] == chosen["training"]["logistic"]["threshold"]
+    info = chosen["training"]["logistic"]
+    assert chosen["threshold_chosen"] and (chosen["threshold"], chosen["stop_run"]) == (
+        info["threshold"],
+        info["stop_run"],
+    )
+    assert load_critic(tmp_path / "auto").stop_run is chosen["stop_run"]
     given = train_critic(TrainingPlan(data=practice, out=tmp_path / "given", threshold=0.7))
-    assert given["threshold"] == 0.7 and not given["threshold_chosen"]
+    assert given["threshold"] == 0.7 and not given["threshold_chosen"] and given["stop_run"] is False
     assert "threshold_curve" not in given["training"]["logistic"]
+    run = train_critic(TrainingPlan(data=practice, out=tmp_path / "run", threshold=0.7, stop_run=True))
+    assert run["stop_run"] is True and load_critic(tmp_path / "run").stop_run
 
 
 def test_the_split_is_by_question_and_deterministic() -> None:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from reasoning.budget import resolve_budget
+from reasoning.context import MethodContext
+from reasoning.critic import CriticInput, Verdict
 from reasoning.llm.protocol import LLMTimeoutError
+from reasoning.loop import LoopPolicy, ReasoningLoop
 from reasoning.system import CancelledError
+from reasoning.trace import Trace
 from retrieval.errors import ConfigError
 from tests.reasoning.scripts import (
     CHECK,
@@ -207,3 +213,30 @@ def test_prompted_critic_falls_back_to_features_on_bad_json(graph_index_dir: Pat
     result = make_system(llm).ask(QUESTION, graph_index_dir, budget="balanced", overrides={"verify": False})
     critic = next(e for e in result.trace.to_json()["events"] if e["stage"] == "critic")
     assert critic["critic"] == "feature" and result.answer == "Berlin"
+
+
+class FirstChainSufficient:
+    """Chain 0 is sufficient from round 1, the others never are."""
+
+    name = "first-chain"
+
+    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
+        return [Verdict(item.chain == 0, 0.9 if item.chain == 0 else 0.1, "", self.name) for item in inputs]
+
+
+@pytest.mark.parametrize("stop_run", [False, True])
+def test_the_run_can_stop_at_its_first_sufficient_chain(graph_index_dir: Path, stop_run: bool) -> None:
+    llm = scripted()
+    system = make_system(llm)
+    budget = resolve_budget("fast", chains=2, max_rounds=3, stop_run=stop_run)
+    ctx = MethodContext(QUESTION, system.index(graph_index_dir), llm, budget, Trace())
+    result = ReasoningLoop(ctx, LoopPolicy(), critic=FirstChainSufficient()).run()
+    reason_calls = [len(c.prompts) for c in llm.calls if "Task answer: facts" in json.dumps(c.prompts[0])]
+    events = result.trace.to_json()["events"]
+    stopped = {c["chain"]: c["stop_reason"] for c in next(e for e in events if e["stage"] == "chains")["chains"]}
+    if stop_run:  # chain 1 stops with chain 0: one round, one batched call
+        assert reason_calls == [2] and stopped == {0: "sufficient", 1: "another chain sufficient"}
+    else:  # chain 1 goes on alone for the other rounds
+        assert reason_calls == [2, 1, 1] and stopped == {0: "sufficient", 1: "max rounds"}
+    assert next(e for e in events if e["stage"] == "start")["budget"]["stop_run"] is stop_run
+    assert result.answer == "Berlin"
