@@ -9,7 +9,8 @@ Two views, on the same records:
   of the answer a chain then holds and the rounds it used; the F1 of the run's answer (the vote among its
   chains' answers, weighted by the critic's confidence) and the LLM calls per question that implies (one
   decomposition, then one batched reasoning call per round while any chain of the run is active; a prompted
-  critic adds one per round); all against a fixed number of rounds (every chain runs them all).
+  critic adds one per round); all against a fixed number of rounds (every chain runs them all; its run
+  answer voted on by evidence support alone, as with no critic, and by the trained critic's confidence).
 
 The trained decisions come from a saved critic on its held-out questions, or (`--folds K`) from the
 logistic training cross-validated over all the practice questions.
@@ -107,6 +108,8 @@ def compare_critics(
             | {"run_stop": {k: run_stop.get(k) for k in ("run_f1", "llm_calls_per_question")}}
         )
     report["fixed_rounds"] = simulate_stopping(chosen, lambda r: (False, 0.0), "fixed")
+    # every round run, the chains' answers voted on with the trained critic's confidence: what its stops cost
+    report["fixed_rounds_trained_vote"] = simulate_stopping(chosen, lambda r: (False, trained[id(r)][1]), "fixed")
     return report
 
 
@@ -131,7 +134,11 @@ def render_report(report: dict[str, Any]) -> str:
         "| LLM calls/q | run F1, run stops | LLM calls/q, run stops |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    rows = [*report["critics"].items(), ("fixed rounds", report.get("fixed_rounds", {}))]
+    rows = [
+        *report["critics"].items(),
+        ("fixed rounds", report.get("fixed_rounds", {})),
+        ("fixed rounds, trained vote", report.get("fixed_rounds_trained_vote", {})),
+    ]
     for name, m in rows:
         run_stop = m.get("run_stop") or {}
         lines.append(
