@@ -129,9 +129,9 @@ def main() -> int:
     for name in ("search", "ask"):
         if name in report:
             r = report[name]
-            print(
+            sys.stdout.write(
                 f"{name:>6}: {r['requests']} concurrent  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  "
-                f"max {r['max_ms']} ms  {r['per_second']}/s  errors {r['errors']}  statuses {r['statuses']}"
+                f"max {r['max_ms']} ms  {r['per_second']}/s  errors {r['errors']}  statuses {r['statuses']}\n"
             )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
