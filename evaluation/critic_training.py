@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 DEFAULT_FEATURES: tuple[str, ...] = feature_names()
 C_GRID = (0.01, 0.1, 1.0, 10.0)
 THRESHOLD_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(15))  # 0.1 .. 0.8
-F1_TOLERANCE = 0.005  # F1 this close to fixed rounds' counts as equal: the cheapest threshold there wins
+CURVE_KEYS = ("run_f1", "llm_calls_per_question", "f1_at_stop", "rounds_per_chain")  # of each simulated rule
+F1_TOLERANCE = 0.005  # F1 this close to fixed rounds' counts as equal: the cheapest stop rule there wins
 
 
 @dataclass(frozen=True)
@@ -204,9 +205,6 @@ def choose_stop_rule(
         key=lambda c: (c["llm_calls_per_question"], c["rounds_per_chain"], -c["run_f1"], c["stop_run"], c["threshold"]),
     )
     return StopRule(float(chosen["threshold"]), bool(chosen["stop_run"])), curve
-
-
-CURVE_KEYS = ("run_f1", "llm_calls_per_question", "f1_at_stop", "rounds_per_chain")
 
 
 def logistic_decisions(

@@ -71,6 +71,7 @@ def ballot(chain: Chain) -> Ballot:
 
 
 def group_answers(chains: Sequence[Chain]) -> list[AnswerGroup]:
+    """The chains' answers grouped and weighed (`group_ballots`)."""
     return group_ballots([ballot(c) for c in chains])
 
 
