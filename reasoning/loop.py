@@ -170,10 +170,12 @@ class ReasoningLoop:
             )
             if verdict.sufficient:
                 chain.stop("sufficient")
-        if self.stop_run and any(v.sufficient for v in verdicts):
-            for chain in chains:
-                if chain.active:
-                    chain.stop("another chain sufficient")
+        sufficient = [c.id for c, v in zip(stepped, verdicts, strict=True) if v.sufficient]
+        if self.stop_run and sufficient:
+            stopped = [c for c in chains if c.active]
+            for chain in stopped:
+                chain.stop("another chain sufficient")
+            ctx.trace.record("stop_run", round=round, sufficient=sufficient, stopped=[c.id for c in stopped])
 
     def _answer(self, chains: list[Chain]) -> AskResult:
         ctx = self.ctx

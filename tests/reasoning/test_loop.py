@@ -234,9 +234,11 @@ def test_the_run_can_stop_at_its_first_sufficient_chain(graph_index_dir: Path, s
     reason_calls = [len(c.prompts) for c in llm.calls if "Task answer: facts" in json.dumps(c.prompts[0])]
     events = result.trace.to_json()["events"]
     stopped = {c["chain"]: c["stop_reason"] for c in next(e for e in events if e["stage"] == "chains")["chains"]}
+    run_stops = [e for e in events if e["stage"] == "stop_run"]
     if stop_run:  # chain 1 stops with chain 0: one round, one batched call
         assert reason_calls == [2] and stopped == {0: "sufficient", 1: "another chain sufficient"}
+        assert [(e["round"], e["sufficient"], e["stopped"]) for e in run_stops] == [(1, [0], [1])]
     else:  # chain 1 goes on alone for the other rounds
-        assert reason_calls == [2, 1, 1] and stopped == {0: "sufficient", 1: "max rounds"}
+        assert reason_calls == [2, 1, 1] and stopped == {0: "sufficient", 1: "max rounds"} and not run_stops
     assert next(e for e in events if e["stage"] == "start")["budget"]["stop_run"] is stop_run
     assert result.answer == "Berlin"
