@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluation.critic_stopping import StopRule, choose_stop_rule
 from evaluation.practice_file import SUFFICIENT, load_practice, question_key, recorded_decision
 from reasoning.trained_critic import (
     CROSS_ENCODER,
@@ -41,9 +42,6 @@ from retrieval.errors import ConfigError, OutputExistsError
 log = logging.getLogger(__name__)
 DEFAULT_FEATURES: tuple[str, ...] = feature_names()
 C_GRID = (0.01, 0.1, 1.0, 10.0)
-THRESHOLD_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(15))  # 0.1 .. 0.8
-CURVE_KEYS = ("run_f1", "llm_calls_per_question", "f1_at_stop", "rounds_per_chain")  # of each simulated rule
-F1_TOLERANCE = 0.005  # F1 this close to fixed rounds' counts as equal: the cheapest stop rule there wins
 
 
 @dataclass(frozen=True)
@@ -162,49 +160,6 @@ def fit_logistic(
 def _log_loss(y: np.ndarray, scores: np.ndarray) -> float:
     p = np.clip(1.0 / (1.0 + np.exp(-scores)), 1e-9, 1 - 1e-9)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
-@dataclass(frozen=True)
-class StopRule:
-    threshold: float  # a chain with an answer is sufficient at p >= threshold
-    stop_run: bool  # the whole run answers at the first sufficient chain (else each chain stops on its own)
-
-
-def choose_stop_rule(
-    records: Sequence[dict[str, Any]], p: np.ndarray, stop_run: bool | None = None
-) -> tuple[StopRule, list[dict[str, Any]]]:
-    """The stop rule for probabilities `p` of `records` (training questions, out-of-fold): every threshold of
-    the grid, with each chain stopping on its own and with the whole run stopping at its first sufficient
-    chain (or only the way `stop_run` says), is simulated; the rule with the fewest LLM calls among those
-    whose run F1 is within F1_TOLERANCE of running every round (the fixed-rounds baseline a critic must
-    match, its vote weighted by the same probabilities) is kept, else the one with the best run F1. A
-    calibrated 0.5 would stop only where the answer is more likely right than not; but where later rounds
-    do no better than a less sure answer now, stopping now costs nothing, and this measures where the
-    balance lies."""
-    from evaluation.critic_stopping import simulate_stopping
-
-    has = [bool(r["features"].get("has_answer")) for r in records]
-    by_record = {id(r): (h, float(q)) for r, h, q in zip(records, has, p, strict=True)}
-    curve = []
-    for run in (False, True) if stop_run is None else (stop_run,):
-        for t in THRESHOLD_GRID:
-
-            def decide(record: dict[str, Any], t: float = t) -> tuple[bool, float]:
-                has_answer, probability = by_record[id(record)]
-                return has_answer and probability >= t, probability
-
-            sim = simulate_stopping(records, decide, "trained", stop_run=run)
-            curve.append({"threshold": t, "stop_run": run} | {k: sim[k] for k in CURVE_KEYS})
-    fixed = simulate_stopping(records, lambda r: (False, by_record[id(r)][1]), "fixed")["run_f1"]
-    near = [c for c in curve if c["run_f1"] >= fixed - F1_TOLERANCE]
-    if not near:
-        best = max(c["run_f1"] for c in curve)
-        near = [c for c in curve if c["run_f1"] == best]
-    chosen = min(
-        near,
-        key=lambda c: (c["llm_calls_per_question"], c["rounds_per_chain"], -c["run_f1"], c["stop_run"], c["threshold"]),
-    )
-    return StopRule(float(chosen["threshold"]), bool(chosen["stop_run"])), curve
 
 
 def logistic_decisions(

@@ -10,14 +10,8 @@ import pytest
 
 from api.cli import main
 from evaluation.critic_evaluation import evaluate_critic, evaluate_cross_validated, render_report
-from evaluation.critic_training import (
-    DEFAULT_FEATURES,
-    StopRule,
-    TrainingPlan,
-    choose_stop_rule,
-    split_questions,
-    train_critic,
-)
+from evaluation.critic_stopping import StopRule, choose_stop_rule
+from evaluation.critic_training import DEFAULT_FEATURES, TrainingPlan, split_questions, train_critic
 from evaluation.practice_file import question_key
 from reasoning.critic import CriticInput
 from reasoning.trained_critic import LOGISTIC, MANIFEST, load_critic
