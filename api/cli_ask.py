@@ -50,6 +50,12 @@ def add_ask_command(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="answer as soon as one chain is sufficient (on with a trained critic whose training chose it)",
     )
+    knobs.add_argument(
+        "--trust-critic",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --verify, skip the LLM re-check of an uncontested answer the critic judged sufficient",
+    )
     knobs.add_argument("--max-llm-calls", type=int)
     knobs.add_argument("--max-tokens", type=int, help="prompt + completion tokens per question")
     add_allocation_options(ask)
@@ -84,6 +90,7 @@ KNOB_ARGS = (
     "verify",
     "answer_every_round",
     "stop_run",
+    "trust_critic",
     "max_llm_calls",
     "max_tokens",
 )

@@ -38,6 +38,9 @@ class Budget:
     # own; a trained critic whose training chose this turns it on (`TrainedCritic.stop_run`)
     stop_run: bool = False
     verify: bool = False  # re-check the winning answer against its cited passages with the LLM
+    # with verify: an answer the critic judged sufficient, uncontested by another chain, is not re-checked
+    # by the LLM (the critic has vouched for it)
+    trust_critic: bool = False
     sentences_per_passage: int = 2  # evidence sentences the LLM reads per passage
     max_llm_calls: int = 8
     max_tokens: int = 12_000  # prompt + completion tokens per question

@@ -180,7 +180,9 @@ class ReasoningLoop:
     def _answer(self, chains: list[Chain]) -> AskResult:
         ctx = self.ctx
         ctx.trace.record("chains", chains=[c.to_json() for c in chains])
-        verifier = CrossChainVerifier(ctx, llm_check=self.budget.verify and self.policy.decompose)
+        verifier = CrossChainVerifier(
+            ctx, llm_check=self.budget.verify and self.policy.decompose, trust_critic=self.budget.trust_critic
+        )
         verified = verifier.verify(chains)
         by_id = {c.id: c for c in chains}
         winner = by_id.get(verified.chain) if verified.chain is not None else max(chains, key=lambda c: len(c.evidence))

@@ -1,6 +1,8 @@
 """Cross-chain verification: the chains' answers normalised and grouped, contradictions detected, a vote
 weighted by critic confidence and evidence support, and optionally the winner re-checked by the LLM
-against the passages its chain cited. With no answer, or none that anything supports, Sleuth abstains.
+against the passages its chain cited (unless, with `trust_critic`, the critic judged a chain of the winning
+group sufficient and no rival group contradicts it). With no answer, or none that anything supports,
+Sleuth abstains.
 """
 
 from __future__ import annotations
@@ -104,9 +106,10 @@ def _same(a: str, b: str) -> bool:
 
 
 class CrossChainVerifier:
-    def __init__(self, ctx: MethodContext, *, llm_check: bool) -> None:
+    def __init__(self, ctx: MethodContext, *, llm_check: bool, trust_critic: bool = False) -> None:
         self.ctx = ctx
         self.llm_check = llm_check
+        self.trust_critic = trust_critic
 
     def verify(self, chains: Sequence[Chain]) -> Verified:
         with self.ctx.trace.stage("verify"):
@@ -117,7 +120,10 @@ class CrossChainVerifier:
         if not groups:
             return self._abstain(groups, "no chain found an answer")
         if self.llm_check:
-            return self._checked(chains, groups, total)
+            vouched = _vouched_chain(chains, groups[0]) if self.trust_critic and not contradiction else None
+            if vouched is None:
+                return self._checked(chains, groups, total)
+            self.ctx.trace.record("verify_skipped", chain=vouched, answer=groups[0].answer, reason="critic sufficient")
         best = groups[0]
         return Verified(best.answer, _best_chain(chains, best), best.weight / total if total else 0.0, False, groups)
 
@@ -146,6 +152,12 @@ class CrossChainVerifier:
     def _abstain(self, groups: list[AnswerGroup], reason: str) -> Verified:
         self.ctx.trace.record("abstain", reason=reason)
         return Verified("", None, 0.0, True, groups)
+
+
+def _vouched_chain(chains: Sequence[Chain], group: AnswerGroup) -> int | None:
+    """The most confident chain of `group` that the critic judged sufficient, if any."""
+    vouched = [c for c in chains if c.id in group.chains and c.verdict is not None and c.verdict.sufficient]
+    return max(vouched, key=lambda c: (c.verdict.confidence if c.verdict else 0.0, -c.id)).id if vouched else None
 
 
 def _best_chain(chains: Sequence[Chain], group: AnswerGroup) -> int:

@@ -31,6 +31,8 @@ def test_only_questions_every_run_answered_count(tmp_path: Path, capsys: pytest.
     assert module.main([f"a={first}", f"b={second}"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| musique")]
     assert rows == [
-        "| musique | a | 2 | 0.500 | 0.500 | 8.00 | +0% | 0 | 0.0 |",
-        "| musique | b | 2 | 1.000 | 1.000 | 3.00 | -62% | 0 | 0.0 |",
+        "| musique | a | 2 | 0.500 | 0.500 | +0.000 [+0.000, +0.000] | 8.00 | +0% | 0 | 0.0 |",
+        "| musique | b | 2 | 1.000 | 1.000 | +0.500 [+0.000, +1.000] | 3.00 | -62% | 0 | 0.0 |",
     ]
+    low, high = module.paired_interval([0.1] * 20 + [-0.1] * 20)
+    assert -0.1 < low < 0.0 < high < 0.1  # centred on no difference

@@ -242,3 +242,44 @@ def test_the_run_can_stop_at_its_first_sufficient_chain(graph_index_dir: Path, s
         assert reason_calls == [2, 1, 1] and stopped == {0: "sufficient", 1: "max rounds"} and not run_stops
     assert next(e for e in events if e["stage"] == "start")["budget"]["stop_run"] is stop_run
     assert result.answer == "Berlin"
+
+
+@pytest.mark.parametrize("trust_critic", [False, True])
+def test_an_answer_the_critic_vouched_for_is_not_rechecked_when_trusted(
+    graph_index_dir: Path, trust_critic: bool
+) -> None:
+    llm = scripted()
+    system = make_system(llm)
+    budget = resolve_budget("fast", chains=2, max_rounds=3, stop_run=True, verify=True, trust_critic=trust_critic)
+    ctx = MethodContext(QUESTION, system.index(graph_index_dir), llm, budget, Trace())
+    result = ReasoningLoop(ctx, LoopPolicy(), critic=FirstChainSufficient()).run()
+    events = result.trace.to_json()["events"]
+    skipped = [e for e in events if e["stage"] == "verify_skipped"]
+    if trust_critic:
+        assert "verify" not in purposes(result.trace.to_json())
+        assert [(e["chain"], e["answer"], e["reason"]) for e in skipped] == [(0, "Berlin", "critic sufficient")]
+    else:
+        assert purposes(result.trace.to_json()).count("verify") == 1 and not skipped
+    assert result.answer == "Berlin"
+
+
+class EveryChainSufficient:
+    """Every chain is sufficient, chain 0 the surest."""
+
+    name = "every-chain"
+
+    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
+        return [Verdict(True, 0.9 if item.chain == 0 else 0.6, "", self.name) for item in inputs]
+
+
+def test_a_contested_answer_is_rechecked_though_the_critic_vouched(graph_index_dir: Path) -> None:
+    answers = iter(["Paris", "Berlin"])  # Paris, surer but not in the evidence, contests Berlin
+    llm = scripted([(STEP, lambda _: step(next(answers), "facts [1]"))])
+    system = make_system(llm)
+    budget = resolve_budget("fast", chains=2, max_rounds=1, passages_per_round=5, verify=True, trust_critic=True)
+    ctx = MethodContext(QUESTION, system.index(graph_index_dir), llm, budget, Trace())
+    result = ReasoningLoop(ctx, LoopPolicy(), critic=EveryChainSufficient()).run()
+    events = result.trace.to_json()["events"]
+    assert next(e for e in events if e["stage"] == "verify")["contradiction"] is True
+    assert "verify" in purposes(result.trace.to_json())
+    assert not [e for e in events if e["stage"] == "verify_skipped"]
