@@ -34,6 +34,13 @@ def add_critic_commands(commands: argparse._SubParsersAction) -> None:
         help="the whole run answers at its first sufficient chain (--no-stop-run: each chain stops on its own; "
         "default: chosen with the threshold, as simulated)",
     )
+    train.add_argument(
+        "--trust-critic",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the loop does not have the LLM re-check an uncontested answer the critic judged sufficient "
+        "(default; `sleuth ask --no-trust-critic` overrides it per run)",
+    )
     train.add_argument("--force", action="store_true", help="replace an existing critic directory")
     train.set_defaults(handler=run_critic_train)
     ev = sub.add_parser("eval", help="decision accuracy, AUC and simulated stopping on held-out questions")
@@ -64,6 +71,7 @@ def run_critic_train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         threshold=args.threshold,
         stop_run=args.stop_run,
+        trust_critic=args.trust_critic,
         force=args.force,
     )
     manifest = train_critic(plan)
@@ -80,6 +88,8 @@ def run_critic_train(args: argparse.Namespace) -> int:
     print(f"kept {manifest['kind']} ({manifest['training']['seconds']:.1f} s); written to {args.out}")
     stops = "the whole run at its first sufficient chain" if manifest["stop_run"] else "each chain on its own"
     print(f"stop threshold {manifest['threshold']:.2f}, stopping {stops} ({how})")
+    if manifest["trust_critic"]:
+        print("its sufficient, uncontested answers skip the LLM re-check")
     return 0
 
 

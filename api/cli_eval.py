@@ -15,7 +15,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 from tqdm import tqdm
 
@@ -211,6 +211,7 @@ def knob_overrides(items: list[str]) -> dict[str, Any]:
     from reasoning.budget import KNOBS, Budget, resolve_budget
 
     defaults = Budget(name="knobs")
+    types = get_type_hints(Budget)
     out: dict[str, Any] = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -218,7 +219,7 @@ def knob_overrides(items: list[str]) -> dict[str, Any]:
         if not sep or name not in KNOBS:
             raise ConfigError(f"--knob takes NAME=VALUE with a budget knob ({', '.join(KNOBS)}), got {item!r}")
         kind = type(getattr(defaults, name))
-        if kind is bool:
+        if kind is bool or bool in get_args(types[name]):  # bool | None: unset means the critic decides
             if text.lower() not in ("true", "false"):
                 raise ConfigError(f"--knob {name} takes true or false, got {text!r}")
             out[name] = text.lower() == "true"

@@ -55,6 +55,7 @@ class TrainingPlan:
     epochs: int = 1
     threshold: float | None = None  # None: chosen on the training questions (`choose_stop_rule`)
     stop_run: bool | None = None  # None: chosen with the threshold; with a given threshold, False
+    trust_critic: bool = True  # the loop skips the LLM re-check of an answer this critic judged sufficient
     force: bool = False
 
     def __post_init__(self) -> None:
@@ -287,6 +288,7 @@ def _manifest(
         "features": list(plan.features),
         "threshold": rule.threshold,
         "stop_run": rule.stop_run,
+        "trust_critic": plan.trust_critic,
         "threshold_chosen": plan.threshold is None,
         "metrics": {"validation": metrics, "kept": kind, "feature_critic": feature},
         "replaces_feature": feature.get("auc") is None or (metrics[kind]["auc"] or 0.0) > feature["auc"],

@@ -35,12 +35,12 @@ class Budget:
     # learnt on practice run this way turns it on (`TrainedCritic.answer_every_round`).
     answer_every_round: bool = False
     # the run answers as soon as the critic finds one chain sufficient, instead of each chain stopping on its
-    # own; a trained critic whose training chose this turns it on (`TrainedCritic.stop_run`)
-    stop_run: bool = False
+    # own; None: as the critic says (a trained critic's training chose it: `TrainedCritic.stop_run`), else off
+    stop_run: bool | None = None
     verify: bool = False  # re-check the winning answer against its cited passages with the LLM
-    # with verify: an answer the critic judged sufficient, uncontested by another chain, is not re-checked
-    # by the LLM (the critic has vouched for it)
-    trust_critic: bool = False
+    # with verify: an answer the critic judged sufficient, uncontested by another chain, is not re-checked by
+    # the LLM (the critic has vouched for it); None: as the critic says (`TrainedCritic.trust_critic`), else off
+    trust_critic: bool | None = None
     sentences_per_passage: int = 2  # evidence sentences the LLM reads per passage
     max_llm_calls: int = 8
     max_tokens: int = 12_000  # prompt + completion tokens per question

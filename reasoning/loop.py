@@ -57,6 +57,15 @@ class FixedRoundsCritic:
         return [Verdict(False, 0.0, item.next_query, self.name) for item in inputs]
 
 
+def _critic_says(critic: SufficiencyCritic, name: str) -> bool:
+    return bool(getattr(critic, name, False))
+
+
+def _knob_or_critic(value: bool | None, critic: SufficiencyCritic, name: str) -> bool:
+    """A budget knob's value, or with none given, the critic's own setting (off for critics without one)."""
+    return value if value is not None else _critic_says(critic, name)
+
+
 class ReasoningLoop:
     def __init__(self, ctx: MethodContext, policy: LoopPolicy, critic: SufficiencyCritic | None = None) -> None:
         self.ctx = ctx
@@ -65,12 +74,12 @@ class ReasoningLoop:
         self.retriever = ChainRetriever(ctx.resources, ctx.trace, use_graph=policy.use_graph)
         self.vectors = PassageVectors(ctx.resources.bundle, ctx.resources.searcher.embedder)
         self.critic = critic or self._default_critic()
-        # a critic trained on answers given every round must be shown such answers, and one trained to end
-        # the run at the first sufficient chain stops it so
-        self.answer_every_round = self.budget.answer_every_round or bool(
-            getattr(self.critic, "answer_every_round", False)
-        )
-        self.stop_run = self.budget.stop_run or bool(getattr(self.critic, "stop_run", False))
+        # a critic trained on answers given every round must be shown such answers; one trained to end the
+        # run at the first sufficient chain stops it so, and its sufficient answers may skip the LLM re-check,
+        # unless the budget says otherwise
+        self.answer_every_round = self.budget.answer_every_round or _critic_says(self.critic, "answer_every_round")
+        self.stop_run = _knob_or_critic(self.budget.stop_run, self.critic, "stop_run")
+        self.trust_critic = _knob_or_critic(self.budget.trust_critic, self.critic, "trust_critic")
         self.reason_call = replace(REASON, temperature=self._reason_temperature())
 
     def _reason_temperature(self) -> float:
@@ -96,7 +105,11 @@ class ReasoningLoop:
     def run(self) -> AskResult:
         ctx, budget = self.ctx, self.budget
         # as run: a critic may set these
-        knobs = budget.to_json() | {"answer_every_round": self.answer_every_round, "stop_run": self.stop_run}
+        knobs = budget.to_json() | {
+            "answer_every_round": self.answer_every_round,
+            "stop_run": self.stop_run,
+            "trust_critic": self.trust_critic,
+        }
         ctx.trace.record("start", method=self.policy.method, question=ctx.question, budget=knobs)
         decomposition = decompose(
             ctx,
@@ -181,7 +194,7 @@ class ReasoningLoop:
         ctx = self.ctx
         ctx.trace.record("chains", chains=[c.to_json() for c in chains])
         verifier = CrossChainVerifier(
-            ctx, llm_check=self.budget.verify and self.policy.decompose, trust_critic=self.budget.trust_critic
+            ctx, llm_check=self.budget.verify and self.policy.decompose, trust_critic=self.trust_critic
         )
         verified = verifier.verify(chains)
         by_id = {c.id: c for c in chains}

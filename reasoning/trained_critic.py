@@ -117,6 +117,8 @@ class TrainedCritic:
         self.answer_every_round = bool((manifest.get("data") or {}).get("answer_every_round", False))
         # trained to end the run at its first sufficient chain (chosen in training, as simulated on practice)
         self.stop_run = bool(manifest.get("stop_run", False))
+        # its sufficient, uncontested answers skip the LLM re-check (verify)
+        self.trust_critic = bool(manifest.get("trust_critic", False))
         self.logistic = logistic if self.kind == "logistic" else None
         self._cross_encoder: Any = None
         self._lock = threading.Lock()  # the system answers from several threads; the model loads once

@@ -123,11 +123,12 @@ def test_eval_refuses_bad_options(
 
 
 def test_eval_knobs_are_typed_budget_overrides() -> None:
-    knobs = ["verify=false", "answer_every_round=TRUE", "chains=3", "critic=none"]
+    knobs = ["verify=false", "answer_every_round=TRUE", "chains=3", "critic=none", "trust_critic=false"]
     assert cli_eval.knob_overrides(knobs) == {
         "verify": False,
         "answer_every_round": True,
         "chains": 3,
+        "trust_critic": False,  # a knob the critic sets unless given: still true or false
         "critic": "none",
     }
 

@@ -115,11 +115,15 @@ def test_the_training_records_its_stop_rule(practice: Path, tmp_path: Path) -> N
         info["stop_run"],
     )
     assert load_critic(tmp_path / "auto").stop_run is chosen["stop_run"]
+    assert chosen["trust_critic"] is True and load_critic(tmp_path / "auto").trust_critic
     given = train_critic(TrainingPlan(data=practice, out=tmp_path / "given", threshold=0.7))
     assert given["threshold"] == 0.7 and not given["threshold_chosen"] and given["stop_run"] is False
     assert "threshold_curve" not in given["training"]["logistic"]
-    run = train_critic(TrainingPlan(data=practice, out=tmp_path / "run", threshold=0.7, stop_run=True))
+    run = train_critic(
+        TrainingPlan(data=practice, out=tmp_path / "run", threshold=0.7, stop_run=True, trust_critic=False)
+    )
     assert run["stop_run"] is True and load_critic(tmp_path / "run").stop_run
+    assert run["trust_critic"] is False and not load_critic(tmp_path / "run").trust_critic
 
 
 def test_the_split_is_by_question_and_deterministic() -> None:

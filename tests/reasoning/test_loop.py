@@ -283,3 +283,26 @@ def test_a_contested_answer_is_rechecked_though_the_critic_vouched(graph_index_d
     assert next(e for e in events if e["stage"] == "verify")["contradiction"] is True
     assert "verify" in purposes(result.trace.to_json())
     assert not [e for e in events if e["stage"] == "verify_skipped"]
+
+
+class VouchingFirstChain(FirstChainSufficient):
+    """A critic that, like a trained one, asks for the run to stop and for its answers to be trusted."""
+
+    stop_run = True
+    trust_critic = True
+
+
+@pytest.mark.parametrize(("knob", "expected"), [(None, True), (False, False), (True, True)])
+def test_the_budget_overrides_what_the_critic_asks_for(
+    graph_index_dir: Path, knob: bool | None, expected: bool
+) -> None:
+    llm = scripted()
+    system = make_system(llm)
+    budget = resolve_budget("fast", chains=2, max_rounds=3, verify=True, stop_run=knob, trust_critic=knob)
+    ctx = MethodContext(QUESTION, system.index(graph_index_dir), llm, budget, Trace())
+    result = ReasoningLoop(ctx, LoopPolicy(), critic=VouchingFirstChain()).run()
+    events = result.trace.to_json()["events"]
+    start = next(e for e in events if e["stage"] == "start")["budget"]
+    assert (start["stop_run"], start["trust_critic"]) == (expected, expected)
+    assert bool([e for e in events if e["stage"] == "stop_run"]) is expected
+    assert ("verify" in purposes(result.trace.to_json())) is not expected
