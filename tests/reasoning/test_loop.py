@@ -6,14 +6,17 @@ import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reasoning.budget import resolve_budget
 from reasoning.context import MethodContext
-from reasoning.critic import CriticInput, Verdict
+from reasoning.critic import CriticInput, SufficiencyCritic, Verdict
 from reasoning.llm.protocol import LLMTimeoutError
+from reasoning.llm.scripted import ScriptedLLM
 from reasoning.loop import LoopPolicy, ReasoningLoop
+from reasoning.result import AskResult
 from reasoning.system import CancelledError
 from reasoning.trace import Trace
 from retrieval.errors import ConfigError
@@ -215,6 +218,16 @@ def test_prompted_critic_falls_back_to_features_on_bad_json(graph_index_dir: Pat
     assert critic["critic"] == "feature" and result.answer == "Berlin"
 
 
+def run_loop(
+    index_dir: Path, critic: SufficiencyCritic, *, llm: ScriptedLLM | None = None, **knobs: Any
+) -> tuple[ScriptedLLM, AskResult]:
+    """The loop run directly with `critic`, on the `fast` budget with `knobs` on top."""
+    llm = llm or scripted()
+    budget = resolve_budget("fast", **knobs)
+    ctx = MethodContext(QUESTION, make_system(llm).index(index_dir), llm, budget, Trace())
+    return llm, ReasoningLoop(ctx, LoopPolicy(), critic=critic).run()
+
+
 class FirstChainSufficient:
     """Chain 0 is sufficient from round 1, the others never are."""
 
@@ -226,11 +239,7 @@ class FirstChainSufficient:
 
 @pytest.mark.parametrize("stop_run", [False, True])
 def test_the_run_can_stop_at_its_first_sufficient_chain(graph_index_dir: Path, stop_run: bool) -> None:
-    llm = scripted()
-    system = make_system(llm)
-    budget = resolve_budget("fast", chains=2, max_rounds=3, stop_run=stop_run)
-    ctx = MethodContext(QUESTION, system.index(graph_index_dir), llm, budget, Trace())
-    result = ReasoningLoop(ctx, LoopPolicy(), critic=FirstChainSufficient()).run()
+    llm, result = run_loop(graph_index_dir, FirstChainSufficient(), chains=2, max_rounds=3, stop_run=stop_run)
     reason_calls = [len(c.prompts) for c in llm.calls if "Task answer: facts" in json.dumps(c.prompts[0])]
     events = result.trace.to_json()["events"]
     stopped = {c["chain"]: c["stop_reason"] for c in next(e for e in events if e["stage"] == "chains")["chains"]}
@@ -248,11 +257,15 @@ def test_the_run_can_stop_at_its_first_sufficient_chain(graph_index_dir: Path, s
 def test_an_answer_the_critic_vouched_for_is_not_rechecked_when_trusted(
     graph_index_dir: Path, trust_critic: bool
 ) -> None:
-    llm = scripted()
-    system = make_system(llm)
-    budget = resolve_budget("fast", chains=2, max_rounds=3, stop_run=True, verify=True, trust_critic=trust_critic)
-    ctx = MethodContext(QUESTION, system.index(graph_index_dir), llm, budget, Trace())
-    result = ReasoningLoop(ctx, LoopPolicy(), critic=FirstChainSufficient()).run()
+    _, result = run_loop(
+        graph_index_dir,
+        FirstChainSufficient(),
+        chains=2,
+        max_rounds=3,
+        stop_run=True,
+        verify=True,
+        trust_critic=trust_critic,
+    )
     events = result.trace.to_json()["events"]
     skipped = [e for e in events if e["stage"] == "verify_skipped"]
     if trust_critic:
@@ -275,10 +288,8 @@ class EveryChainSufficient:
 def test_a_contested_answer_is_rechecked_though_the_critic_vouched(graph_index_dir: Path) -> None:
     answers = iter(["Paris", "Berlin"])  # Paris, surer but not in the evidence, contests Berlin
     llm = scripted([(STEP, lambda _: step(next(answers), "facts [1]"))])
-    system = make_system(llm)
-    budget = resolve_budget("fast", chains=2, max_rounds=1, passages_per_round=5, verify=True, trust_critic=True)
-    ctx = MethodContext(QUESTION, system.index(graph_index_dir), llm, budget, Trace())
-    result = ReasoningLoop(ctx, LoopPolicy(), critic=EveryChainSufficient()).run()
+    knobs = {"chains": 2, "max_rounds": 1, "passages_per_round": 5, "verify": True, "trust_critic": True}
+    _, result = run_loop(graph_index_dir, EveryChainSufficient(), llm=llm, **knobs)
     events = result.trace.to_json()["events"]
     assert next(e for e in events if e["stage"] == "verify")["contradiction"] is True
     assert "verify" in purposes(result.trace.to_json())
@@ -296,11 +307,8 @@ class VouchingFirstChain(FirstChainSufficient):
 def test_the_budget_overrides_what_the_critic_asks_for(
     graph_index_dir: Path, knob: bool | None, expected: bool
 ) -> None:
-    llm = scripted()
-    system = make_system(llm)
-    budget = resolve_budget("fast", chains=2, max_rounds=3, verify=True, stop_run=knob, trust_critic=knob)
-    ctx = MethodContext(QUESTION, system.index(graph_index_dir), llm, budget, Trace())
-    result = ReasoningLoop(ctx, LoopPolicy(), critic=VouchingFirstChain()).run()
+    knobs = {"chains": 2, "max_rounds": 3, "verify": True, "stop_run": knob, "trust_critic": knob}
+    _, result = run_loop(graph_index_dir, VouchingFirstChain(), **knobs)
     events = result.trace.to_json()["events"]
     start = next(e for e in events if e["stage"] == "start")["budget"]
     assert (start["stop_run"], start["trust_critic"]) == (expected, expected)
