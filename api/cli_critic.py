@@ -52,6 +52,10 @@ def add_critic_commands(commands: argparse._SubParsersAction) -> None:
     )
     ev.add_argument("--features", default=None, metavar="A,B", help="with --folds: logistic features")
     ev.add_argument("--threshold", type=float, default=None, help="with --folds: a fixed stop threshold")
+    ev.add_argument(
+        "--cross-encoder", action="store_true", help="with --folds: cross-validate the cross-encoder's training"
+    )
+    ev.add_argument("--epochs", type=int, default=1, help="with --folds --cross-encoder: epochs (default 1)")
     ev.add_argument("--seed", type=int, default=0, help="with --folds: the seed of the folds")
     ev.add_argument("--all", action="store_true", help="every record, also of questions the critic trained on")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -97,7 +101,14 @@ def run_critic_eval(args: argparse.Namespace) -> int:
     from evaluation.critic_evaluation import evaluate_critic, evaluate_cross_validated, render_report
 
     if args.folds is not None:
-        report = evaluate_cross_validated(args.data, args.folds, features_of(args.features), args.seed, args.threshold)
+        report = evaluate_cross_validated(
+            args.data,
+            args.folds,
+            features_of(args.features),
+            args.seed,
+            args.threshold,
+            cross_encoder_epochs=args.epochs if args.cross_encoder else None,
+        )
     else:
         report = evaluate_critic(args.data, args.critic, all_records=args.all)
     if args.json:

@@ -13,7 +13,7 @@ Two views, on the same records:
   answer voted on by evidence support alone, as with no critic, and by the trained critic's confidence).
 
 The trained decisions come from a saved critic on its held-out questions, or (`--folds K`) from the
-logistic training cross-validated over all the practice questions.
+training (logistic, or the cross-encoder's) cross-validated over all the practice questions.
 """
 
 from __future__ import annotations
@@ -74,15 +74,25 @@ def evaluate_critic(data: Path, critic_dir: Path, *, all_records: bool = False) 
 
 
 def evaluate_cross_validated(
-    data: Path, folds: int, features: Sequence[str], seed: int = 0, threshold: float | None = None
+    data: Path,
+    folds: int,
+    features: Sequence[str],
+    seed: int = 0,
+    threshold: float | None = None,
+    cross_encoder_epochs: int | None = None,
 ) -> dict[str, Any]:
-    """The logistic critic's training (threshold choice included) cross-validated over the questions of
-    `data`: every record is judged by a model that never saw its question. With few practice questions this
-    measures the training method on all of them, where a single held-out share would be a handful."""
+    """The critic's training (threshold choice included; the logistic model, or with `cross_encoder_epochs`
+    the cross-encoder) cross-validated over the questions of `data`: every record is judged by a model that
+    never saw its question. With few practice questions this measures the training method on all of them,
+    where a single held-out share would be a handful."""
     records = load_practice(data)
-    trained = cross_validated_decisions(records, features, folds, seed, threshold)
+    trained = cross_validated_decisions(records, features, folds, seed, threshold, cross_encoder_epochs)
     how = f"every question, each judged by the model of the {folds} folds that did not train on it"
-    info = {"kind": "logistic", "folds": folds, "features": list(features), "threshold": threshold or "chosen"}
+    info: dict[str, Any] = {"folds": folds, "threshold": threshold or "chosen"}
+    if cross_encoder_epochs is None:
+        info |= {"kind": "logistic", "features": list(features)}
+    else:
+        info |= {"kind": "cross-encoder", "epochs": cross_encoder_epochs}
     return compare_critics(records, how, trained, info)
 
 

@@ -163,19 +163,32 @@ def _log_loss(y: np.ndarray, scores: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-def logistic_decisions(
-    model: LogisticModel, records: Sequence[dict[str, Any]], threshold: float
+def gated_decisions(
+    p: np.ndarray, records: Sequence[dict[str, Any]], threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    p = np.array([model.probability(r["features"]) for r in records])
-    has = np.array([bool(r["features"].get("has_answer")) for r in records])
+    """The critic's confidence and decisions as the loop makes them: a chain without an answer is never
+    sufficient (its confidence capped at 0.2), one with an answer is when p >= threshold."""
+    has = np.array([bool(r["features"].get("has_answer")) for r in records], dtype=bool)
     return np.where(has, p, np.minimum(p, 0.2)), (has & (p >= threshold)).astype(np.int64)
 
 
+def logistic_decisions(
+    model: LogisticModel, records: Sequence[dict[str, Any]], threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    return gated_decisions(np.array([model.probability(r["features"]) for r in records]), records, threshold)
+
+
 def cross_validated_decisions(
-    records: Sequence[dict[str, Any]], features: Sequence[str], folds: int, seed: int, threshold: float | None
+    records: Sequence[dict[str, Any]],
+    features: Sequence[str],
+    folds: int,
+    seed: int,
+    threshold: float | None,
+    cross_encoder_epochs: int | None = None,
 ) -> dict[int, tuple[bool, float]]:
-    """(sufficient, probability) of every record (by id) from the logistic critic trained, as `train_critic`
-    trains it, on the other folds of questions (assigned round-robin in the split's seeded hash order)."""
+    """(sufficient, probability) of every record (by id) from the critic trained, as `train_critic` trains
+    it, on the other folds of questions (assigned round-robin in the split's seeded hash order): the logistic
+    model, or with `cross_encoder_epochs` the cross-encoder fine-tuned for that many epochs."""
     keys = [question_key(r) for r in records]
     ranked = seeded_order(keys, seed)
     if not 2 <= folds <= len(ranked):
@@ -185,10 +198,20 @@ def cross_validated_decisions(
     for fold in range(folds):
         train = [r for r, k in zip(records, keys, strict=True) if fold_of[k] != fold]
         test = [r for r, k in zip(records, keys, strict=True) if fold_of[k] == fold]
-        x, y = feature_matrix(train, features), labels(train)
-        model, _, p_train = fit_logistic(x, y, [question_key(r) for r in train], features, seed)
+        y = labels(train)
+        if cross_encoder_epochs is None:
+            model, _, p_train = fit_logistic(
+                feature_matrix(train, features), y, [question_key(r) for r in train], features, seed
+            )
+            p_test = np.array([model.probability(r["features"]) for r in test])
+        else:
+            from evaluation.cross_encoder_critic import cross_encoder_probabilities, fit_cross_encoder
+
+            encoder, _ = fit_cross_encoder(train, y, cross_encoder_epochs, seed)
+            p_train = cross_encoder_probabilities(encoder, train)  # in-sample, as `train_critic` chooses its rule
+            p_test = cross_encoder_probabilities(encoder, test)
         chosen = threshold if threshold is not None else choose_stop_rule(train, p_train)[0].threshold
-        p, decisions = logistic_decisions(model, test, chosen)
+        p, decisions = gated_decisions(p_test, test, chosen)
         out |= {id(r): (bool(d), float(q)) for r, q, d in zip(test, p, decisions, strict=True)}
     return out
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.critic_training import decision_metrics
+from evaluation.critic_training import decision_metrics, gated_decisions
 from reasoning.trained_critic import critic_pair_text
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,5 @@ def cross_encoder_probabilities(encoder: Any, records: Sequence[dict[str, Any]])
 def evaluate_cross_encoder(
     encoder: Any, records: Sequence[dict[str, Any]], y: np.ndarray, threshold: float
 ) -> dict[str, Any]:
-    p = cross_encoder_probabilities(encoder, records)
-    has = np.array([bool(r["features"].get("has_answer")) for r in records], dtype=bool)
-    decisions = (has & (p >= threshold)).astype(np.int64)
-    return decision_metrics(y, np.where(has, p, np.minimum(p, 0.2)), decisions)
+    p, decisions = gated_decisions(cross_encoder_probabilities(encoder, records), records, threshold)
+    return decision_metrics(y, p, decisions)

@@ -48,3 +48,13 @@ def test_a_cross_encoder_critic_judges_chains(tmp_path: Path) -> None:
     )
     assert critic.kind == "cross-encoder" and len(verdicts) == 2 and info["steps"] >= 1
     assert 0.0 <= verdicts[0].confidence <= 1.0 and not verdicts[1].sufficient and verdicts[1].confidence <= 0.2
+
+
+def test_the_cross_encoders_training_is_cross_validated(tmp_path: Path) -> None:
+    from evaluation.critic_evaluation import evaluate_cross_validated
+    from evaluation.critic_training import DEFAULT_FEATURES
+
+    data = write_records(tmp_path / "practice.jsonl", synthetic_records(questions=6, rounds=2))
+    report = evaluate_cross_validated(data, 2, DEFAULT_FEATURES, cross_encoder_epochs=1)
+    assert report["critic"] == {"folds": 2, "threshold": "chosen", "kind": "cross-encoder", "epochs": 1}
+    assert report["records"] == 12 and report["critics"]["trained"]["records"] == 12
