@@ -100,6 +100,8 @@ def run_critic_train(args: argparse.Namespace) -> int:
 def run_critic_eval(args: argparse.Namespace) -> int:
     from evaluation.critic_evaluation import evaluate_critic, evaluate_cross_validated, render_report
 
+    if args.cross_encoder and args.folds is None:
+        raise ConfigError("--cross-encoder goes with --folds: a trained critic directory says its own kind")
     if args.folds is not None:
         report = evaluate_cross_validated(
             args.data,

@@ -193,6 +193,8 @@ def cross_validated_decisions(
     ranked = seeded_order(keys, seed)
     if not 2 <= folds <= len(ranked):
         raise ConfigError(f"folds must be between 2 and the {len(ranked)} questions, got {folds}")
+    if cross_encoder_epochs is not None and cross_encoder_epochs < 1:
+        raise ConfigError(f"epochs must be at least 1, got {cross_encoder_epochs}")
     fold_of = {key: i % folds for i, key in enumerate(ranked)}
     out: dict[int, tuple[bool, float]] = {}
     for fold in range(folds):

@@ -207,3 +207,6 @@ def test_the_cli_trains_and_evaluates(practice: Path, tmp_path: Path, capsys: py
     assert main(["critic", "eval", "--data", str(practice), "--folds", "4", "--threshold", "0.5", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["critic"]["folds"] == 4
     assert main(["critic", "eval", "--data", str(practice), "--folds", "4", "--features", "vibes"]) == 64
+    assert main(["critic", "eval", "--data", str(practice), "--critic", str(out), "--cross-encoder"]) == 64
+    assert "goes with --folds" in capsys.readouterr().err
+    assert main(["critic", "eval", "--data", str(practice), "--folds", "4", "--cross-encoder", "--epochs", "0"]) == 64
