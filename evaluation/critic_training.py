@@ -66,8 +66,13 @@ class TrainingPlan:
             raise ConfigError(f"unknown or no features {unknown}: use some of {', '.join(feature_names())}")
         if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"threshold must be between 0 and 1, got {self.threshold}")
-        if self.epochs < 1:
-            raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        check_epochs(self.epochs)
+
+
+def check_epochs(epochs: int) -> None:
+    """The cross-encoder's epochs, refused below one (no fine-tuning would leave MiniLM's untrained head)."""
+    if epochs < 1:
+        raise ConfigError(f"epochs must be at least 1, got {epochs}")
 
 
 @dataclass(frozen=True)
@@ -193,8 +198,8 @@ def cross_validated_decisions(
     ranked = seeded_order(keys, seed)
     if not 2 <= folds <= len(ranked):
         raise ConfigError(f"folds must be between 2 and the {len(ranked)} questions, got {folds}")
-    if cross_encoder_epochs is not None and cross_encoder_epochs < 1:
-        raise ConfigError(f"epochs must be at least 1, got {cross_encoder_epochs}")
+    if cross_encoder_epochs is not None:
+        check_epochs(cross_encoder_epochs)
     fold_of = {key: i % folds for i, key in enumerate(ranked)}
     out: dict[int, tuple[bool, float]] = {}
     for fold in range(folds):

@@ -11,6 +11,7 @@ best of them flatters the blend. The cross-encoder fine-tunes K times on the CPU
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,18 +29,20 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="cross-encoder epochs")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    out = sys.stdout  # the report is the script's output
     records = load_practice(args.data)
     y = labels(records)
     probabilities = {}
     for name, epochs in (("logistic", None), ("cross-encoder", args.epochs)):
         decided = cross_validated_decisions(records, DEFAULT_FEATURES, args.folds, args.seed, None, epochs)
         probabilities[name] = np.array([decided[id(r)][1] for r in records])
-        print(f"{name}: out-of-fold AUC {roc_auc_score(y, probabilities[name]):.3f}", flush=True)
+        out.write(f"{name}: out-of-fold AUC {roc_auc_score(y, probabilities[name]):.3f}\n")
+        out.flush()
     logistic, encoder = probabilities["logistic"], probabilities["cross-encoder"]
-    print(f"correlation of the two: {np.corrcoef(logistic, encoder)[0, 1]:.2f}")
+    out.write(f"correlation of the two: {np.corrcoef(logistic, encoder)[0, 1]:.2f}\n")
     for weight in (0.25, 0.5, 0.75):
         blend = weight * rankdata(encoder) + (1 - weight) * rankdata(logistic)
-        print(f"rank average, cross-encoder weight {weight}: AUC {roc_auc_score(y, blend):.3f}")
+        out.write(f"rank average, cross-encoder weight {weight}: AUC {roc_auc_score(y, blend):.3f}\n")
 
 
 if __name__ == "__main__":
