@@ -233,6 +233,8 @@ def _record(
         "answer": item.answer,
         "previous_answer": item.previous_answer,
         "others": list(item.others),
+        "answer_logprob": item.answer_logprob,
+        "answer_min_logprob": item.answer_min_logprob,
         "em": score.em,
         "f1": round(score.f1, 6),
         "label": label_of(score.f1, plan.threshold),

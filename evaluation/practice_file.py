@@ -12,6 +12,8 @@ A record (see `evaluation.practice.practice_records`):
 `plan_done`, `next_query`, `evidence` ([{`passage_id`, `title`, `sentences`, `score`, `round`,
 `sources`}] held after this round), `facts` (the chain's reasoning so far), `answer` (the candidate),
 `previous_answer` (the chain's answer the round before), `others` (the other chains' latest answers),
+`answer_logprob`, `answer_min_logprob` (the reader's mean and lowest token log-probability over its
+answer; null without an answer or where the backend gave none; absent in files written before),
 `em`, `f1` (against gold, the benchmark's official rules), `label` ("sufficient" when f1 > `threshold`,
 else "insufficient"), `threshold`, `features` (`critic_features` of the state), `decisions` (by critic name:
 `sufficient`, `confidence` of the critics run alongside: feature always, prompted when asked),
@@ -146,7 +148,8 @@ def backfill_features(records: Sequence[dict[str, Any]]) -> None:
     states = {(run_key(r), int(r.get("chain", 0)), int(r["round"])): r for r in records}
     for record in records:
         if not names <= set(record["features"]):
-            record["features"] = critic_features(record_input(record, states)) | record["features"]
+            computed = critic_features(record_input(record, states))
+            record["features"] = {k: round(v, 6) for k, v in computed.items()} | record["features"]  # as recorded
 
 
 def record_input(record: dict[str, Any], states: dict[tuple[RunKey, int, int], dict[str, Any]]) -> CriticInput:
@@ -185,7 +188,13 @@ def record_input(record: dict[str, Any], states: dict[tuple[RunKey, int, int], d
         facts=tuple(record.get("facts") or ()),
         previous_answer=str(record.get("previous_answer", previous["answer"] if previous else "")),
         others=tuple(str(a) for a in others),
+        answer_logprob=_optional_float(record.get("answer_logprob")),
+        answer_min_logprob=_optional_float(record.get("answer_min_logprob")),
     )
+
+
+def _optional_float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _parse(line: str, path: Path, line_no: int) -> dict[str, Any]:

@@ -36,6 +36,8 @@ class Chain:
     facts: list[str] = field(default_factory=list)  # per round, with this chain's [n] citations
     answer: str = ""
     previous_answer: str = ""  # the answer before the last step
+    answer_logprob: float | None = None  # the reader's mean token log-probability over its answer
+    answer_min_logprob: float | None = None  # and its least likely answer token's
     next_query: str = ""
     verdict: Verdict | None = None
     active: bool = True
@@ -99,6 +101,8 @@ class Chain:
         answer = clean_answer(field_str(reply, "answer", 80))
         self.previous_answer = self.answer
         self.answer = "" if is_unknown(answer) else answer
+        self.answer_logprob = _logprob(reply, "answer_logprob") if self.answer else None
+        self.answer_min_logprob = _logprob(reply, "answer_min_logprob") if self.answer else None
         next_query = field_str(reply, "next_query", 120)
         self.next_query = "" if self.answer or is_unknown(next_query) else next_query
         self.step = min(self.step + 1, len(self.plan) - 1)
@@ -115,6 +119,8 @@ class Chain:
             round=self.rounds,
             previous_answer=self.previous_answer,
             max_rounds=max_rounds,
+            answer_logprob=self.answer_logprob,
+            answer_min_logprob=self.answer_min_logprob,
         )
 
     def stop(self, reason: str) -> None:
@@ -149,6 +155,12 @@ def seed_chains(question: str, decomposition: Decomposition, count: int) -> list
         {"plan": plan, "anchors": every, "graph_weight": 2.0, "start_with_question": False},
     ]
     return [Chain(id=i, question=question, **seeds[i % len(seeds)]) for i in range(count)]  # type: ignore[arg-type]
+
+
+def _logprob(reply: dict[str, Any], key: str) -> float | None:
+    """A log-probability `call_json` measured (absent where the backend gives none)."""
+    value = reply.get(key)
+    return float(value) if isinstance(value, int | float) and value <= 0.0 else None
 
 
 def _entities(*groups: Sequence[Any]) -> tuple[int, ...]:

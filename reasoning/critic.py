@@ -37,6 +37,9 @@ class CriticInput:
     facts: tuple[str, ...] = ()  # the chain's reasoning so far, one entry per round (set by the loop)
     previous_answer: str = ""  # the chain's candidate answer after the round before ("" in round 1)
     others: tuple[str, ...] = ()  # the latest answers of the run's other chains, stopped ones too (set by the loop)
+    # the reader's mean and lowest token log-probability over its answer (None: no answer, or no log-probabilities)
+    answer_logprob: float | None = None
+    answer_min_logprob: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,14 @@ def critic_features(item: CriticInput) -> dict[str, float]:
         "answer_in_question": float(has_answer and answer_in_text(item.answer, [item.question])),
         "chains_agree": chains_agree(item.answer, item.others),
         "comparison": float(is_comparison(item.question)),
+        # the reader's own confidence: the probability of its answer's tokens (0 where the backend gives none)
+        "answer_confidence": _probability(item.answer_logprob) if has_answer else 0.0,
+        "answer_min_confidence": _probability(item.answer_min_logprob) if has_answer else 0.0,
     }
+
+
+def _probability(logprob: float | None) -> float:
+    return math.exp(min(0.0, logprob)) if logprob is not None else 0.0
 
 
 def chains_agree(answer: str, others: Sequence[str]) -> float:

@@ -106,6 +106,7 @@ REASON = JsonCall(
         }
     ),
     max_tokens=128,
+    confidence_of="answer",  # the reader's confidence in its answer, a feature of the critics
 )
 
 

@@ -3,6 +3,11 @@ retried a bounded number of times, within the question's caps, and recorded in t
 
 A prompt whose output cannot be parsed after the retries yields None: the caller degrades that chain
 (and the trace says so) rather than failing the question.
+
+A call with `confidence_of` set asks the backend for token log-probabilities and adds to each reply the
+mean log-probability of that string field's value as the model wrote it, under "<field>_logprob", and its
+least likely token's, under "<field>_min_logprob" (both left out where the backend gives none, or the
+value is empty): the reader's own confidence in, say, its answer.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 from reasoning.context import MethodContext
 from reasoning.llm.accounting import CallRecord
-from reasoning.llm.protocol import GenerationParams, LLMError, Prompt, prompt_text
+from reasoning.llm.protocol import Completion, GenerationParams, LLMError, Prompt, prompt_text, span_logprobs
 
 CHARS_PER_TOKEN = 3.2  # a cautious estimate for the caps, before the backend counts
 
@@ -28,6 +33,7 @@ class JsonCall:
     max_tokens: int
     temperature: float = 0.0
     retries: int = 1
+    confidence_of: str | None = None  # a string field whose value's mean token log-probability is added
 
 
 def object_schema(properties: dict[str, Any], required: Sequence[str] | None = None) -> dict[str, Any]:
@@ -53,12 +59,15 @@ def call_json(
     for attempt in range(call.retries + 1):
         if not pending:
             break
-        texts = _generate(ctx, call, [prompts[i] for i in pending], attempt, round)
-        if texts is None:
+        completions = _generate(ctx, call, [prompts[i] for i in pending], attempt, round)
+        if completions is None:
             break
         failed = []
-        for index, text in zip(pending, texts, strict=True):
+        for index, completion in zip(pending, completions, strict=True):
+            text = completion.text
             parsed = parse_json_object(text)
+            if parsed is not None and call.confidence_of is not None:
+                _add_confidence(parsed, completion, call.confidence_of)
             if parsed is None:
                 failed.append(index)
                 chain = chains[index] if chains else None
@@ -75,9 +84,30 @@ def call_json(
     return results
 
 
+def _add_confidence(parsed: dict[str, Any], completion: Completion, name: str) -> None:
+    mean_key, min_key = f"{name}_logprob", f"{name}_min_logprob"
+    parsed.pop(mean_key, None)  # only ever the measured values
+    parsed.pop(min_key, None)
+    span = string_value_span(completion.text, name)
+    if span is None or not completion.logprobs:
+        return
+    values = span_logprobs(completion.logprobs[0], *span)
+    if values:
+        parsed[mean_key] = round(sum(values) / len(values), 4)
+        parsed[min_key] = round(min(values), 4)
+
+
+def string_value_span(text: str, name: str) -> tuple[int, int] | None:
+    """Where the first non-empty string value of key `name` lies in a JSON text (its characters, quotes out)."""
+    for match in re.finditer(rf'"{re.escape(name)}"\s*:\s*"((?:[^"\\]|\\.)*)"', text):
+        if match.group(1).strip():
+            return match.span(1)
+    return None
+
+
 def _generate(
     ctx: MethodContext, call: JsonCall, prompts: list[Prompt], attempt: int, round: int | None
-) -> list[str] | None:
+) -> list[Completion] | None:
     estimate = sum(len(prompt_text(p)) for p in prompts) / CHARS_PER_TOKEN + call.max_tokens * len(prompts)
     if not ctx.spending.can_afford(1, int(estimate)):
         ctx.trace.record(
@@ -90,6 +120,7 @@ def _generate(
         temperature=call.temperature if attempt == 0 else max(call.temperature, 0.3),
         json_schema=call.schema,
         seed=ctx.seed + (round or 0) * 101 + attempt,
+        logprobs=call.confidence_of is not None,
     )
     ctx.check_cancelled()
     start = time.perf_counter()
@@ -109,7 +140,7 @@ def _generate(
     spending.prompt_tokens += record.prompt_tokens
     spending.completion_tokens += record.completion_tokens
     ctx.trace.llm_call(call.purpose, record, round=round)
-    return [c.text for c in completions]
+    return completions
 
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)

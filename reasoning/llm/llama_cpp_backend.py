@@ -12,6 +12,7 @@ so a prompt reuses the longest cached prefix even when other prompts ran in betw
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
@@ -21,6 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from reasoning.llm.protocol import (
     ChatMessage,
     Completion,
@@ -29,6 +32,7 @@ from reasoning.llm.protocol import (
     GenerationParams,
     ModelNotInstalledError,
     Prompt,
+    TokenLogprob,
     Usage,
     check_fits,
     merge_finish_reasons,
@@ -90,6 +94,35 @@ def usable_cpus() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+class ChosenTokenLogprobs:
+    """A llama.cpp logits processor that records the log-probability of each token the model then chose.
+
+    llama-cpp-python returns log-probabilities only from a model loaded with `logits_all=True`, which keeps
+    the logits of every prompt token (n_ctx x vocabulary floats, 2.5 GB for Qwen2.5 at 4096) and computes
+    the output layer for all of them. A processor sees the logits of each step before sampling, and the
+    step after sees the token chosen (the last of `input_ids`): so it keeps one step's log-softmax and
+    reads the chosen token's entry one step later. The logits are the model's own, before any grammar
+    constrains them. The last token sampled (the end of the text, or the one that hit max_tokens) is
+    never evaluated, so it has no entry. It changes nothing: it returns the logits it was given.
+    """
+
+    def __init__(self) -> None:
+        self.tokens: list[int] = []
+        self.logprobs: list[float] = []
+        self._previous: np.ndarray | None = None  # the last step's logits
+        self._log_total = 0.0  # and the log of their softmax's denominator
+
+    def __call__(self, input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        if self._previous is not None and len(input_ids):
+            token = int(input_ids[-1])
+            self.tokens.append(token)
+            self.logprobs.append(float(self._previous[token]) - self._log_total)
+        top = float(np.max(logits))
+        self._previous = np.array(logits, dtype=np.float32)
+        self._log_total = top + float(np.log(np.sum(np.exp(self._previous - top), dtype=np.float64)))
+        return logits
+
+
 class LlamaCppBackend(CompletionMixin):
     def __init__(
         self,
@@ -147,6 +180,10 @@ class LlamaCppBackend(CompletionMixin):
     def context_window(self) -> int:
         return int(self._llama.n_ctx())
 
+    @property
+    def vocabulary_size(self) -> int:
+        return int(self._llama.n_vocab())
+
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
@@ -166,14 +203,18 @@ class LlamaCppBackend(CompletionMixin):
         cached = self._cached_prefix(tokens) if tokens is not None else 0
         start = time.perf_counter()
         texts: list[str] = []
+        logprobs: list[list[TokenLogprob]] = []
         reasons: list[str | None] = []
         reported_prompt = 0
         completion_tokens = 0
         for sample in range(params.n):
             seed = None if params.seed is None else params.seed + sample
-            response = self._call(prompt, params, seed)
+            recorder = ChosenTokenLogprobs() if params.logprobs else None
+            response = self._call(prompt, params, seed, recorder)
             choice = response["choices"][0]
             texts.append(self._choice_text(choice))
+            if recorder is not None:
+                logprobs.append(self._token_logprobs(recorder))
             reasons.append(choice.get("finish_reason"))
             usage = response.get("usage") or {}
             reported_prompt = reported_prompt or int(usage.get("prompt_tokens", 0))
@@ -184,9 +225,20 @@ class LlamaCppBackend(CompletionMixin):
             usage=Usage(reported_prompt or prompt_tokens, completion_tokens),
             latency_s=time.perf_counter() - start,
             cached_prompt_tokens=cached,
+            logprobs=logprobs,
         )
 
-    def _call(self, prompt: Prompt, params: GenerationParams, seed: int | None) -> dict[str, Any]:
+    def _token_logprobs(self, recorder: ChosenTokenLogprobs) -> list[TokenLogprob]:
+        """The recorded tokens with their texts; a character split over tokens goes with its last byte."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        return [
+            TokenLogprob(decoder.decode(bytes(self._llama.detokenize([token]))), logprob)
+            for token, logprob in zip(recorder.tokens, recorder.logprobs, strict=True)
+        ]
+
+    def _call(
+        self, prompt: Prompt, params: GenerationParams, seed: int | None, recorder: ChosenTokenLogprobs | None
+    ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
@@ -195,6 +247,8 @@ class LlamaCppBackend(CompletionMixin):
             "seed": seed,
             "repeat_penalty": 1.0,
         }
+        if recorder is not None:
+            kwargs["logits_processor"] = self._module.LogitsProcessorList([recorder])
         try:
             if isinstance(prompt, str):
                 if params.json_schema is not None:

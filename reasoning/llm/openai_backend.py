@@ -29,6 +29,7 @@ from reasoning.llm.protocol import (
     LLMError,
     LLMTimeoutError,
     Prompt,
+    TokenLogprob,
     Usage,
     merge_finish_reasons,
     validate_prompt,
@@ -155,6 +156,8 @@ class OpenAICompatibleBackend(CompletionMixin):
             body["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
         if schema is not None and self.vllm_extras:
             body["guided_json"] = schema
+        if params.logprobs:  # the chosen tokens' own: true on chat, a count of alternatives (0) on completions
+            body["logprobs"] = True if chat else 0
         return ("/chat/completions" if chat else "/completions"), body
 
     def _post_with_retries(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -225,6 +228,7 @@ class OpenAICompatibleBackend(CompletionMixin):
             usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
             latency_s=latency_s,
             cached_prompt_tokens=int(cached),
+            logprobs=[_choice_logprobs(c) for c in choices] if params.logprobs else [],
         )
 
     def _root_url(self) -> str:
@@ -249,3 +253,13 @@ class OpenAICompatibleBackend(CompletionMixin):
             DEFAULT_CONTEXT_WINDOW,
         )
         return None
+
+
+def _choice_logprobs(choice: dict[str, Any]) -> list[TokenLogprob]:
+    """A choice's tokens and log-probabilities: chat's `logprobs.content` or completions' parallel lists
+    (empty when the server gave none)."""
+    logprobs = choice.get("logprobs") or {}
+    if logprobs.get("content") is not None:
+        return [TokenLogprob(str(t.get("token", "")), float(t.get("logprob", 0.0))) for t in logprobs["content"]]
+    tokens, values = logprobs.get("tokens") or [], logprobs.get("token_logprobs") or []
+    return [TokenLogprob(str(t), float(v)) for t, v in zip(tokens, values, strict=False) if v is not None]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from retrieval.errors import ConfigError, DependencyError, SleuthError
@@ -31,6 +31,7 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     json_schema: dict[str, Any] | None = None
     seed: int | None = 0
+    logprobs: bool = False  # also return each generated token's log-probability, where the backend can
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
@@ -47,6 +48,8 @@ class GenerationParams:
             raise ConfigError(f"json_schema must be a dict or None, got {type(self.json_schema).__name__}")
         if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
             raise ConfigError(f"seed must be a non-negative integer or None, got {self.seed!r}")
+        if not isinstance(self.logprobs, bool):
+            raise ConfigError(f"logprobs must be true or false, got {self.logprobs!r}")
 
     def sampling_options(self) -> dict[str, Any]:
         """The sampling fields under the names the OpenAI API and vLLM share; stop and seed only when set."""
@@ -78,13 +81,22 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token: its text and the log-probability the model gave it when it was chosen."""
+
+    text: str
+    logprob: float
+
+
+@dataclass(frozen=True)
 class Completion:
     """The n sampled texts for one prompt.
 
     `finish_reason` is "stop" when every sample ended by itself, otherwise the first other reason
     ("length" means a sample was cut at max_tokens). `usage.prompt_tokens` counts the prompt once,
     `usage.completion_tokens` sums all samples. `cached_prompt_tokens` is how much of the prompt the
-    backend reused from its cache (0 where the backend cannot tell).
+    backend reused from its cache (0 where the backend cannot tell). `logprobs`, when the call asked for
+    them and the backend gives them, holds one list of tokens per sample (empty otherwise).
     """
 
     texts: list[str]
@@ -92,10 +104,25 @@ class Completion:
     usage: Usage
     latency_s: float
     cached_prompt_tokens: int = 0
+    logprobs: list[list[TokenLogprob]] = field(default_factory=list)
 
     @property
     def text(self) -> str:
         return self.texts[0]
+
+
+def span_logprobs(tokens: Sequence[TokenLogprob], start: int, end: int) -> list[float]:
+    """The log-probabilities of the tokens that overlap characters [start, end) of the text they spell."""
+    found = []
+    offset = 0
+    for token in tokens:
+        after = offset + len(token.text)
+        if after > start and offset < end:
+            found.append(token.logprob)
+        if after >= end:
+            break
+        offset = after
+    return found
 
 
 def merge_finish_reasons(reasons: Sequence[str | None]) -> str:

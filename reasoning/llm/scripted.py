@@ -5,6 +5,8 @@ compiled pattern with `re.search`; the first match wins, else `default`. A reply
 strings (sample i of n gets item i modulo its length, so best-of-N code can see different answers), or a
 function of the prompt text. Chat prompts are matched as "role: content" lines. Token counts are
 whitespace words, so they are deterministic; replies are cut at stop strings and at max_tokens words.
+A call that asks for log-probabilities gets each word (with the spaces after it) as one token, at
+`token_logprob` (none when it is None).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from reasoning.llm.protocol import (
     GenerationParams,
     LLMError,
     Prompt,
+    TokenLogprob,
     Usage,
     check_fits,
     merge_finish_reasons,
@@ -47,11 +50,13 @@ class ScriptedLLM(CompletionMixin):
         default: Reply | None = "",
         name: str = "scripted",
         context_window: int = 4096,
+        token_logprob: float | None = None,
     ) -> None:
         self.rules = list(rules)
         self.default = default
         self._name = name
         self._context_window = context_window
+        self.token_logprob = token_logprob
         self.calls: list[ScriptedCall] = []
         self.unmatched: list[str] = []
         self._failures: dict[int, LLMError] = {}
@@ -102,7 +107,13 @@ class ScriptedLLM(CompletionMixin):
             finish_reason=merge_finish_reasons([r for _, r in samples]),
             usage=Usage(prompt_tokens, sum(self.count_tokens(s) for s, _ in samples)),
             latency_s=0.0,
+            logprobs=[self._logprobs(s) for s, _ in samples] if params.logprobs else [],
         )
+
+    def _logprobs(self, text: str) -> list[TokenLogprob]:
+        if self.token_logprob is None:
+            return []
+        return [TokenLogprob(word, self.token_logprob) for word in re.findall(r"\s*\S+\s*", text)]
 
     def _reply_for(self, text: str) -> Reply:
         for matcher, reply in self.rules:

@@ -20,6 +20,7 @@ from reasoning.llm.protocol import (
     CompletionMixin,
     GenerationParams,
     Prompt,
+    TokenLogprob,
     Usage,
     check_fits,
     merge_finish_reasons,
@@ -108,10 +109,12 @@ class VLLMBackend(CompletionMixin):
         with self._lock:  # the offline engine is not re-entrant
             outputs = self._llm.generate([{"prompt_token_ids": ids} for ids in token_ids], sampling, use_tqdm=False)
         latency = time.perf_counter() - start
-        return [self._completion(output, latency) for output in outputs]
+        return [self._completion(output, latency, params.logprobs) for output in outputs]
 
     def sampling_params(self, params: GenerationParams) -> Any:
         options = params.sampling_options()  # no seed key means vLLM's default, seed=None
+        if params.logprobs:
+            options["logprobs"] = 0  # no alternatives: vLLM always gives the sampled token's own
         if params.json_schema is not None:
             options.update(structured_output_options(params.json_schema))
         return self._vllm.SamplingParams(**options)
@@ -124,7 +127,7 @@ class VLLMBackend(CompletionMixin):
         return list(self._tokenizer.encode(text, add_special_tokens=False))
 
     @staticmethod
-    def _completion(output: Any, latency_s: float) -> Completion:
+    def _completion(output: Any, latency_s: float, logprobs: bool = False) -> Completion:
         samples = sorted(output.outputs, key=lambda o: int(getattr(o, "index", 0)))
         cached = getattr(output, "num_cached_tokens", None) or 0
         return Completion(
@@ -133,4 +136,16 @@ class VLLMBackend(CompletionMixin):
             usage=Usage(len(output.prompt_token_ids or []), sum(len(s.token_ids) for s in samples)),
             latency_s=latency_s,
             cached_prompt_tokens=int(cached),
+            logprobs=[_sample_logprobs(s) for s in samples] if logprobs else [],
         )
+
+
+def _sample_logprobs(sample: Any) -> list[TokenLogprob]:
+    """A vLLM sample's tokens with their log-probabilities (`logprobs` holds, per step, {token id: Logprob})."""
+    steps = getattr(sample, "logprobs", None) or []
+    found = []
+    for token, step in zip(sample.token_ids, steps, strict=False):
+        entry = step.get(token) if hasattr(step, "get") else None
+        if entry is not None:
+            found.append(TokenLogprob(str(getattr(entry, "decoded_token", "") or ""), float(entry.logprob)))
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from evaluation.datasets import Question
 from evaluation.practice import PracticePlan, run_practice
 from evaluation.practice_file import PracticeFile, load_practice
 from reasoning.llm.protocol import prompt_text
+from reasoning.llm.scripted import ScriptedLLM
 from reasoning.resources import IndexResources
 from reasoning.system import SleuthSystem
 from retrieval.errors import ConfigError
@@ -72,11 +74,15 @@ def test_features_added_since_a_file_was_written_are_computed_from_its_states(
     graph_index_dir: Path, tmp_path: Path
 ) -> None:
     out = PracticeFile(tmp_path / "practice.jsonl")
-    run_practice(make_system(scripted()), QUESTIONS[:1], _plan(graph_index_dir, samples=1), out)
+    llm = ScriptedLLM(scripted().rules, default=None, token_logprob=-0.2)  # a backend with log-probabilities
+    run_practice(make_system(llm), QUESTIONS[:1], _plan(graph_index_dir, samples=1), out)
     fresh = load_practice(out.path)
+    assert fresh[0]["answer_logprob"] == fresh[0]["answer_min_logprob"] == -0.2
+    assert fresh[0]["features"]["answer_confidence"] == pytest.approx(math.exp(-0.2), abs=1e-6)
+    later = ("chains_agree", "answer_repeated", "answer_confidence", "answer_min_confidence")
     old = [
         {k: v for k, v in r.items() if k not in ("previous_answer", "others")}
-        | {"features": {k: v for k, v in r["features"].items() if k not in ("chains_agree", "answer_repeated")}}
+        | {"features": {k: v for k, v in r["features"].items() if k not in later}}
         for r in _lines(out.path)
     ]
     old[0]["features"]["top_score"] = 0.123  # what was recorded stays

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from reasoning.budget import resolve_budget
 from reasoning.context import MethodContext
-from reasoning.critic import CriticInput, SufficiencyCritic, Verdict
+from reasoning.critic import CriticInput, SufficiencyCritic, Verdict, critic_features
 from reasoning.llm.protocol import LLMTimeoutError
 from reasoning.llm.scripted import ScriptedLLM
 from reasoning.loop import LoopPolicy, ReasoningLoop
@@ -314,3 +315,30 @@ def test_the_budget_overrides_what_the_critic_asks_for(
     assert (start["stop_run"], start["trust_critic"]) == (expected, expected)
     assert bool([e for e in events if e["stage"] == "stop_run"]) is expected
     assert ("verify" in purposes(result.trace.to_json())) is not expected
+
+
+class RecordingCritic:
+    """Never sufficient; keeps what it was given."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.inputs: list[CriticInput] = []
+
+    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
+        self.inputs += inputs
+        return [Verdict(False, 0.1, "", self.name) for _ in inputs]
+
+
+def test_the_critic_sees_the_readers_confidence_in_its_answer(graph_index_dir: Path) -> None:
+    llm = ScriptedLLM(scripted().rules, default=None, token_logprob=-0.1)
+    critic = RecordingCritic()
+    _, result = run_loop(graph_index_dir, critic, llm=llm, max_rounds=1)
+    (seen,) = critic.inputs
+    assert seen.answer == "Berlin" and seen.answer_logprob == seen.answer_min_logprob == pytest.approx(-0.1)
+    assert critic_features(seen)["answer_confidence"] == pytest.approx(math.exp(-0.1))
+    reason = next(e for e in result.trace.to_json()["events"] if e["stage"] == "reason")
+    assert reason["answer_logprob"] == pytest.approx(-0.1)  # in the trace too
+    plain = RecordingCritic()  # a backend without log-probabilities: no confidence, the feature 0
+    run_loop(graph_index_dir, plain, max_rounds=1)
+    assert plain.inputs[0].answer_logprob is None and critic_features(plain.inputs[0])["answer_confidence"] == 0.0

@@ -8,8 +8,9 @@ from reasoning.budget import PRESETS, resolve_budget
 from reasoning.chain import Chain
 from reasoning.critic import CriticInput, FeatureCritic, critic_features
 from reasoning.evidence import EvidenceItem
+from reasoning.llm.protocol import TokenLogprob, span_logprobs
 from reasoning.reranking import DEFAULT_WEIGHTS, blend_weights
-from reasoning.structured import parse_json_object
+from reasoning.structured import parse_json_object, string_value_span
 from reasoning.text import (
     answer_in_text,
     answer_type_matches,
@@ -93,6 +94,16 @@ def test_critic_features_see_a_repeated_answer_and_one_taken_from_the_question()
     assert repeated["answer_repeated"] == 1.0 and changed["answer_repeated"] == 0.0
     assert echoed["answer_in_question"] == 1.0 and changed["answer_in_question"] == 0.0
     assert nothing["answer_repeated"] == nothing["answer_in_question"] == 0.0
+
+
+def test_the_answer_span_and_its_tokens_are_found_in_the_reply() -> None:
+    text = '{"facts": "the \\"answer\\": x", "answer": "", "answer": "Le Mans", "next_query": ""}'
+    start, end = string_value_span(text, "answer") or (0, 0)
+    assert text[start:end] == "Le Mans"  # not the quoted key inside facts, nor the empty value
+    assert string_value_span('{"answer": ""}', "answer") is None
+    tokens = [TokenLogprob(t, -float(i)) for i, t in enumerate(["ab", "cd", "ef", "g"])]
+    assert span_logprobs(tokens, 1, 5) == [0.0, -1.0, -2.0]  # every token that overlaps "bcde"
+    assert span_logprobs(tokens, 2, 4) == [-1.0] and span_logprobs(tokens, 7, 9) == []
 
 
 def test_answers_are_grouped_by_normalised_containment() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import types
@@ -104,6 +105,7 @@ def fake_llama_cpp_modules() -> dict[str, types.ModuleType]:
     module = types.ModuleType("llama_cpp")
     module.Llama = FakeLlama  # type: ignore[attr-defined]
     module.LlamaGrammar = FakeGrammar  # type: ignore[attr-defined]
+    module.LogitsProcessorList = list  # type: ignore[attr-defined]
     chat_format = types.ModuleType("llama_cpp.llama_chat_format")
     chat_format.Jinja2ChatFormatter = FakeChatFormatter  # type: ignore[attr-defined]
     module.llama_chat_format = chat_format  # type: ignore[attr-defined]
@@ -145,6 +147,10 @@ class FakeVLLMEngine:
                 types.SimpleNamespace(index=i, text=f"s{i}", token_ids=[7] * (i + 1), finish_reason="stop")
                 for i in reversed(range(n))
             ]
+            if "logprobs" in sampling.options:  # per step {token id: Logprob}, the sampled token among them
+                for sample in samples:
+                    step = {7: types.SimpleNamespace(logprob=-0.5, decoded_token="s"), 8: None}
+                    sample.logprobs = [step] * len(sample.token_ids)
             outputs.append(
                 types.SimpleNamespace(prompt_token_ids=p["prompt_token_ids"], outputs=samples, num_cached_tokens=1)
             )
@@ -248,6 +254,13 @@ class StubHandler(BaseHTTPRequestHandler):
             content = f"{text} #{i}" if body.get("n", 1) > 1 else text
             choice: dict[str, Any] = {"index": i, "finish_reason": "length" if i == 1 else "stop"}
             choice.update({"message": {"role": "assistant", "content": content}} if chat else {"text": content})
+            if "logprobs" in body:  # each word a token at -0.25, in either API's shape
+                words = re.findall(r"\S+\s*", content)
+                choice["logprobs"] = (
+                    {"content": [{"token": w, "logprob": -0.25} for w in words]}
+                    if chat
+                    else {"tokens": words, "token_logprobs": [-0.25] * len(words)}
+                )
             choices.append(choice)
         usage = {"prompt_tokens": len(source.split()), "completion_tokens": 2 * len(choices)}
         usage["prompt_tokens_details"] = {"cached_tokens": 1}  # type: ignore[assignment]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import types
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reasoning.llm.llama_cpp_backend import LlamaCppBackend
@@ -189,6 +191,36 @@ def test_real_model_follows_a_json_schema(small_model: LlamaCppBackend) -> None:
     for out in small_model.generate([chat, text_prompt], GenerationParams(max_tokens=32, json_schema=schema)):
         assert isinstance(json.loads(out.text)["city"], str)
     assert small_model.complete(["1 + 1 ="], max_tokens=4, json_schema=None)[0].strip() != ""
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_real_model_gives_each_chosen_tokens_logprob_without_changing_the_text(small_model: LlamaCppBackend) -> None:
+    chat = [{"role": "user", "content": "What is the capital of France? Answer as JSON with a 'city' field."}]
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    params = GenerationParams(max_tokens=24, json_schema=schema)
+    (plain,) = small_model.generate([chat], params)
+    (measured,) = small_model.generate([chat], params.with_(logprobs=True))
+    assert measured.text == plain.text and plain.logprobs == []
+    (tokens,) = measured.logprobs
+    spelled = "".join(t.text for t in tokens)
+    assert spelled and measured.text.startswith(spelled)  # all but the last token sampled, which is never evaluated
+    assert all(t.logprob <= 0.0 for t in tokens)
+    paris = [t.logprob for t in tokens if "Paris" in t.text]
+    assert paris and math.exp(paris[0]) > 0.5  # the model is sure of it
+
+
+@pytest.mark.unit
+def test_the_logprob_recorder_reads_each_chosen_token_one_step_later() -> None:
+    from reasoning.llm.llama_cpp_backend import ChosenTokenLogprobs
+
+    recorder = ChosenTokenLogprobs()
+    first, second = np.log(np.array([0.5, 0.25, 0.25])), np.log(np.array([0.1, 0.1, 0.8]))
+    assert recorder(np.array([4, 9]), first) is first  # the prompt ends with 9: nothing chosen yet
+    recorder(np.array([4, 9, 1]), second)  # token 1 was chosen at p 0.25
+    recorder(np.array([4, 9, 1, 2]), second * 3)  # token 2 at p 0.8
+    assert recorder.tokens == [1, 2]
+    assert np.allclose(np.exp(recorder.logprobs), [0.25, 0.8])
 
 
 @pytest.mark.unit

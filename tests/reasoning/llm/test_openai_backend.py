@@ -63,6 +63,19 @@ def test_json_schema_is_sent_as_response_format_and_guided_json(stub_server: Stu
     assert "guided_json" not in body and body["response_format"]["type"] == "json_schema"
 
 
+def test_token_logprobs_are_asked_for_and_read_from_either_api(stub_server: StubServer) -> None:
+    chat = [{"role": "user", "content": "hello there"}]
+    outs = backend(stub_server).generate([chat, "two words"], GenerationParams(logprobs=True))
+    for out, expected in zip(outs, ["echo: hello there", "echo: two words"], strict=True):
+        (tokens,) = out.logprobs
+        assert "".join(t.text for t in tokens) == expected and {t.logprob for t in tokens} == {-0.25}
+    bodies = {path: body for path, body in stub_server.behaviour.requests}
+    assert bodies["/v1/chat/completions"]["logprobs"] is True and bodies["/v1/completions"]["logprobs"] == 0
+    stub_server.behaviour.requests.clear()
+    (plain,) = backend(stub_server).generate(["q"], GenerationParams())
+    assert plain.logprobs == [] and "logprobs" not in stub_server.behaviour.requests[0][1]
+
+
 def test_server_errors_are_retried_with_backoff(stub_server: StubServer) -> None:
     stub_server.behaviour.fail_statuses = [500, 500]
     (out,) = backend(stub_server, max_retries=3).generate(["q"], GenerationParams())

@@ -66,6 +66,17 @@ def test_too_long_prompts_are_refused_before_the_engine_runs(fake_vllm: bool) ->
 
 
 @pytest.mark.unit
+def test_token_logprobs_are_the_sampled_tokens_own(fake_vllm: bool) -> None:
+    llm = VLLMBackend("m")
+    (out,) = llm.generate(["x"], GenerationParams(n=2, logprobs=True))
+    (_, sampling) = FakeVLLMEngine.instances[-1].generate_calls[0]
+    assert sampling.options["logprobs"] == 0
+    assert [[(t.text, t.logprob) for t in sample] for sample in out.logprobs] == [[("s", -0.5)], [("s", -0.5)] * 2]
+    (plain,) = llm.generate(["x"], GenerationParams())
+    assert plain.logprobs == []
+
+
+@pytest.mark.unit
 def test_missing_vllm_has_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "vllm", None)
     with pytest.raises(DependencyError, match="pip install vllm"):
