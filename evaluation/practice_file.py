@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.datasets import iter_jsonl
-from reasoning.critic import CriticInput, critic_features
+from reasoning.critic import CriticInput, critic_features, logprob_or_none
 from reasoning.evidence import EvidenceItem
 from reasoning.trained_critic import feature_names
 from retrieval.documents import Passage
@@ -188,13 +188,9 @@ def record_input(record: dict[str, Any], states: dict[tuple[RunKey, int, int], d
         facts=tuple(record.get("facts") or ()),
         previous_answer=str(record.get("previous_answer", previous["answer"] if previous else "")),
         others=tuple(str(a) for a in others),
-        answer_logprob=_optional_float(record.get("answer_logprob")),
-        answer_min_logprob=_optional_float(record.get("answer_min_logprob")),
+        answer_logprob=logprob_or_none(record.get("answer_logprob")),
+        answer_min_logprob=logprob_or_none(record.get("answer_min_logprob")),
     )
-
-
-def _optional_float(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
 
 
 def _parse(line: str, path: Path, line_no: int) -> dict[str, Any]:

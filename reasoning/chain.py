@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reasoning.critic import CriticInput, Verdict
+from reasoning.critic import CriticInput, Verdict, logprob_or_none
 from reasoning.decomposition import Decomposition
 from reasoning.evidence import Candidate, EvidenceItem, PassageVectors, best_sentences
 from reasoning.prompts import EvidenceLine
@@ -101,8 +101,8 @@ class Chain:
         answer = clean_answer(field_str(reply, "answer", 80))
         self.previous_answer = self.answer
         self.answer = "" if is_unknown(answer) else answer
-        self.answer_logprob = _logprob(reply, "answer_logprob") if self.answer else None
-        self.answer_min_logprob = _logprob(reply, "answer_min_logprob") if self.answer else None
+        self.answer_logprob = logprob_or_none(reply.get("answer_logprob")) if self.answer else None
+        self.answer_min_logprob = logprob_or_none(reply.get("answer_min_logprob")) if self.answer else None
         next_query = field_str(reply, "next_query", 120)
         self.next_query = "" if self.answer or is_unknown(next_query) else next_query
         self.step = min(self.step + 1, len(self.plan) - 1)
@@ -155,12 +155,6 @@ def seed_chains(question: str, decomposition: Decomposition, count: int) -> list
         {"plan": plan, "anchors": every, "graph_weight": 2.0, "start_with_question": False},
     ]
     return [Chain(id=i, question=question, **seeds[i % len(seeds)]) for i in range(count)]  # type: ignore[arg-type]
-
-
-def _logprob(reply: dict[str, Any], key: str) -> float | None:
-    """A log-probability `call_json` measured (absent where the backend gives none)."""
-    value = reply.get(key)
-    return float(value) if isinstance(value, int | float) and value <= 0.0 else None
 
 
 def _entities(*groups: Sequence[Any]) -> tuple[int, ...]:

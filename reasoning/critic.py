@@ -100,6 +100,11 @@ def _probability(logprob: float | None) -> float:
     return math.exp(min(0.0, logprob)) if logprob is not None else 0.0
 
 
+def logprob_or_none(value: object) -> float | None:
+    """A log-probability read back from a reply or a record: a number at most 0, else None (not measured)."""
+    return float(value) if isinstance(value, int | float) and value <= 0.0 else None
+
+
 def chains_agree(answer: str, others: Sequence[str]) -> float:
     """The share of the other chains whose latest answer is this one (0 without an answer or other chains)."""
     if is_unknown(answer) or not others:
