@@ -11,6 +11,8 @@ Two views, on the same records:
   decomposition, then one batched reasoning call per round while any chain of the run is active; a prompted
   critic adds one per round); all against a fixed number of rounds (every chain runs them all; its run
   answer voted on by evidence support alone, as with no critic, and by the trained critic's confidence).
+  The oracle row is a critic that knows the label: sufficient exactly where the answer is right. Its stops
+  are the most any critic judging correctness can save, at a run F1 no critic can beat.
 
 The trained decisions come from a saved critic on its held-out questions, or (`--folds K`) from the
 training (logistic, or the cross-encoder's) cross-validated over all the practice questions.
@@ -26,7 +28,7 @@ import numpy as np
 
 from evaluation.critic_stopping import Decide, simulate_stopping
 from evaluation.critic_training import cross_validated_decisions, decision_metrics, labels
-from evaluation.practice_file import load_practice, question_key, recorded_decision
+from evaluation.practice_file import SUFFICIENT, load_practice, question_key, recorded_decision
 from reasoning.trained_critic import TrainedCritic, load_critic
 from retrieval.checksums import sha256_file
 
@@ -103,6 +105,7 @@ def compare_critics(
     deciders: dict[str, Decide] = {"trained": lambda r: trained[id(r)]}
     for name in sorted({n for r in chosen for n in (r.get("decisions") or {})}):
         deciders[name] = recorded(name)
+    deciders["oracle"] = oracle_decide  # the ceiling of stopping on correctness
     report: dict[str, Any] = {
         "records": len(chosen),
         "questions": len({question_key(r) for r in chosen}),
@@ -121,6 +124,12 @@ def compare_critics(
     # every round run, the chains' answers voted on with the trained critic's confidence: what its stops cost
     report["fixed_rounds_trained_vote"] = simulate_stopping(chosen, lambda r: (False, trained[id(r)][1]), "fixed")
     return report
+
+
+def oracle_decide(record: dict[str, Any]) -> tuple[bool, float]:
+    """The label itself: sufficient, with confidence 1, exactly where the chain's answer is right."""
+    right = record.get("label") == SUFFICIENT
+    return right, float(right)
 
 
 def decisions_report(records: Sequence[dict[str, Any]], decide: Decide) -> dict[str, Any]:

@@ -177,6 +177,9 @@ def test_evaluation_uses_only_questions_held_out_from_training(practice: Path, t
     assert trained["llm_calls_per_question"] < fixed["llm_calls_per_question"] == 4.0
     assert trained["f1_at_stop"] >= fixed["f1_at_stop"] - 1e-9
     assert "| trained |" in render_report(report) and "| fixed rounds |" in render_report(report)
+    oracle = report["critics"]["oracle"]  # knows the labels: no critic stops better
+    assert oracle["accuracy"] == 1.0 and oracle["stop_precision"] == 1.0
+    assert oracle["f1_at_stop"] >= trained["f1_at_stop"] and "| oracle |" in render_report(report)
     other = write_records(tmp_path / "other.jsonl", synthetic_records(seed=5))  # a new file: unseen questions only
     unseen = evaluate_critic(other, tmp_path / "critic")
     train_ids = set(manifest["split"]["train_questions"])
