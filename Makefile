@@ -83,10 +83,13 @@ eval-dev: bench-indexes
 # (the first DEV_LIMIT are the evaluation questions and are never practised on), run as `balanced` runs them
 # (two chains, the prompted critic guiding, its decisions recorded) but never stopping; then the critic
 # trained on them (a share of the practice questions held out for validation) into reasoning/critics/default.
+# Its stop threshold, 0.15 with the whole run stopping, is the one 6-fold cross-validation over all the
+# practice questions chose (results/practice/critic-threshold-sweep-confidence.md): the fewest simulated
+# calls at the run F1 of running every round.
 PRACTICE_OUT   ?= .sleuth/practice/dev.jsonl
 PRACTICE_LIMIT ?= 21
 PRACTICE_ARGS  ?= --budget balanced --prompted --chains 2 --rounds 3 --samples 1
-CRITIC_ARGS    ?= --cross-encoder
+CRITIC_ARGS    ?= --threshold 0.15 --stop-run
 .PHONY: critic-default
 critic-default: bench-indexes
 	for set in $(SETS); do \

@@ -3,8 +3,8 @@
     PYTHONPATH=. python scripts/stopping_ceiling.py results/practice/dev-confidence.jsonl
 
 Per run (a question's chains), its F1 at a round is the mean of its chains' F1 there; calls are one
-decomposition and one batched reasoning call per round, and with "+ verify" one verification call unless
-the run stopped on a sufficient chain (a trusted critic's stop skips it), as the loop counts them.
+decomposition and one batched reasoning call per round, and "with verification" one more call unless the
+run stopped on a sufficient chain (a trusted critic's stop skips it), as the loop counts them.
 
 1. A correctness critic (SIM-RAG's) stops a run when some chain's answer is right. The oracle that knows
    the labels bounds what any such critic can save: runs whose answers stay wrong search to the end.
