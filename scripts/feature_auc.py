@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from evaluation.critic_training import DEFAULT_FEATURES
-from evaluation.practice_file import SUFFICIENT, load_practice
+from evaluation.critic_training import DEFAULT_FEATURES, labels
+from evaluation.practice_file import load_practice
 
 
 def main() -> None:
@@ -42,11 +42,11 @@ def main() -> None:
 
 
 def _positives(records: list[dict[str, Any]]) -> int:
-    return sum(r["label"] == SUFFICIENT for r in records)
+    return int(labels(records).sum())
 
 
 def _auc(records: list[dict[str, Any]], feature: str) -> str:
-    y = np.array([r["label"] == SUFFICIENT for r in records])
+    y = labels(records)
     x = np.array([r["features"][feature] for r in records])
     if y.all() or not y.any() or np.ptp(x) == 0:
         return "-"

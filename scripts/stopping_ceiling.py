@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from evaluation.critic_evaluation import oracle_decide
 from evaluation.critic_training import DEFAULT_FEATURES, fit_logistic
-from evaluation.practice_file import SUFFICIENT, load_practice, question_key
+from evaluation.practice_file import load_practice, question_key
 
 GAIN_CUTS = (0.1, 0.15, 0.2, 0.25, 0.3)
 
@@ -58,7 +59,7 @@ def main() -> None:
         return f"run F1 {np.mean([f1[key][stop_at[key]] for key in keys]):.3f}, {calls(stop_at):.2f} LLM calls/q"
 
     right = {
-        key: min((k for k, rs in runs[key].items() if any(r["label"] == SUFFICIENT for r in rs)), default=None)
+        key: min((k for k, rs in runs[key].items() if any(oracle_decide(r)[0] for r in rs)), default=None)
         for key in keys
     }
     oracle = {key: last[key] if k is None else k for key, k in right.items()}
