@@ -24,6 +24,7 @@ from api.progress_bars import TerminalProgress
 from evaluation.corpus import prepare_corpus
 from evaluation.datasets import DATASETS, Question, load_benchmark
 from evaluation.run_file import RunFile, ScoredRecord
+from evaluation.run_settings import check_run_settings, run_settings
 from evaluation.runner import Answerer, RunPlan, plan_runs, run_benchmark
 from evaluation.summary import SCORES_JSONL, SUMMARY_MD, write_reports
 from reasoning.budget import CRITIC_KINDS
@@ -116,6 +117,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if not questions:
         raise ConfigError(f"no questions in {args.questions}")
     ensure_index(args, questions)
+    check_run_settings(args.out, settings_of(args, overrides, allocated), has_answers(args.out))
     plan = RunPlan(
         dataset=args.dataset,
         index=args.index,
@@ -144,6 +146,31 @@ def run_eval(args: argparse.Namespace) -> int:
     if outcome.failed and not args.retry_failed:
         print(f"{outcome.failed} failed (errors in {run_file.path}); --retry-failed asks them again", file=sys.stderr)
     return 0
+
+
+def settings_of(args: argparse.Namespace, overrides: dict[str, Any], allocated: Any) -> dict[str, Any]:
+    """What this run's answers depend on, for `OUT/run.json` (evaluation.run_settings)."""
+    from dataclasses import asdict
+
+    from reasoning.llm.factory import DEFAULT_BACKEND
+    from reasoning.trained_critic import default_critic_dir
+
+    trained = None
+    if overrides.get("critic") in (None, "trained"):  # the named or shipped critic may answer
+        trained = Path(overrides["critic_dir"]) if "critic_dir" in overrides else default_critic_dir()
+    return run_settings(
+        llm=args.llm or DEFAULT_BACKEND,
+        seed=args.seed,
+        overrides=overrides,
+        trained_critic=trained,
+        dataset=args.dataset,
+        index=args.index,
+        allocated=(f"tokens-{args.budget_tokens}", asdict(allocated)) if allocated is not None else None,
+    )
+
+
+def has_answers(out: Path) -> bool:
+    return (out / PREDICTIONS).exists() or (out / SCORES_JSONL).exists()
 
 
 def resume_from_scores(out: Path) -> RunFile:

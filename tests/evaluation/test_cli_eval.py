@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,62 @@ def test_eval_resumes_from_the_scores_of_a_run_without_its_predictions(
     assert "asked 1, already done 1" in capsys.readouterr().out
     assert len(fake_system.calls) == 2
     assert len((run / "scores.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_eval_records_its_settings_and_refuses_to_resume_with_others(
+    tmp_path: Path, fake_system: FakeAnswerer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ("--methods", "sleuth", "--budgets", "balanced", "--limit", "1")
+    assert main(eval_args(tmp_path, *base, "--critic", "none")) == 0
+    run = tmp_path / "run"
+    settings = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert settings["overrides"] == {"critic": "none"} and settings["trained_critic"] is None
+    assert settings["indexes"]["hotpotqa"]["embedder"] and settings["seed"] == 0
+    predictions = (run / "predictions.jsonl").read_bytes()
+
+    for other, named in [
+        (("--critic", "prompted"), "overrides: {'critic': 'none'} -> {'critic': 'prompted'}"),
+        (("--critic", "none", "--seed", "1"), "seed: 0 -> 1"),
+        (("--critic", "none", "--knob", "chains=3"), "overrides:"),
+    ]:
+        assert main(eval_args(tmp_path, *base, *other)) == 64
+        err = capsys.readouterr().err
+        assert "holds answers made with other settings" in err and named in err and "give another --out" in err
+    assert (run / "predictions.jsonl").read_bytes() == predictions  # nothing asked, nothing written
+    assert json.loads((run / "run.json").read_text(encoding="utf-8")) == settings
+
+    assert main(eval_args(tmp_path, "--methods", "sleuth", "--budgets", "balanced", "--critic", "none")) == 0
+    assert "asked 1, already done 1" in capsys.readouterr().out  # same settings: it resumes
+
+
+def test_eval_records_the_trained_critic_that_answers(tmp_path: Path, fake_system: FakeAnswerer) -> None:
+    from reasoning.trained_critic import default_critic_dir
+
+    if not default_critic_dir().is_dir():
+        pytest.skip("no shipped critic")
+    args = eval_args(tmp_path, "--methods", "rag", "--budgets", "fast", "--limit", "1", "--critic", "trained")
+    assert main(args) == 0
+    settings = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert len(settings["trained_critic"]) == 64  # the shipped critic's sha256: a retrained one is another run
+    copy = tmp_path / "critic"
+    shutil.copytree(default_critic_dir(), copy)
+    same = eval_args(tmp_path, "--methods", "rag", "--budgets", "fast", "--critic-dir", str(copy))
+    assert main(same) == 0  # the same critic read from another path
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    (copy / "manifest.json").write_text(json.dumps(manifest | {"threshold": 0.5}), encoding="utf-8")
+    assert main(same) == 64
+
+
+def test_eval_resumes_a_run_from_before_its_settings_were_recorded(
+    tmp_path: Path, fake_system: FakeAnswerer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = eval_args(tmp_path, "--methods", "rag", "--budgets", "fast", "--limit", "1")
+    assert main(args) == 0
+    (tmp_path / "run" / "run.json").unlink()
+    assert main(eval_args(tmp_path, "--methods", "rag", "--budgets", "fast")) == 0
+    assert "asked 1, already done 1" in capsys.readouterr().out
+    assert "has answers but no run.json" in caplog.text
+    assert (tmp_path / "run" / "run.json").exists()
 
 
 def test_eval_context_only_and_limit(tmp_path: Path, fake_system: FakeAnswerer) -> None:
