@@ -10,6 +10,7 @@ from workers.payloads import IndexName
 
 MethodName = Literal["direct", "rag", "iterative", "ppr", "sleuth"]  # reasoning.methods.METHODS
 BudgetName = Literal["fast", "balanced", "thorough"]  # reasoning.budget.BUDGET_NAMES
+CriticName = Literal["feature", "prompted", "trained", "none"]  # reasoning.budget.CRITIC_KINDS
 
 
 class BudgetOverrides(BaseModel):
@@ -23,6 +24,20 @@ class BudgetOverrides(BaseModel):
     rerank_depth: int | None = Field(default=None, ge=1, le=200)
     max_llm_calls: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1)
+    critic: CriticName | None = Field(
+        default=None,
+        description="who decides after each round whether the evidence is enough: feature (no LLM call), "
+        "prompted (the LLM), trained (the service's critic learnt from self-practice) or none (a fixed "
+        "number of rounds); the preset's own by default",
+    )
+    stop_run: bool | None = Field(
+        default=None, description="answer as soon as one chain is judged sufficient (default: as the critic says)"
+    )
+    trust_critic: bool | None = Field(
+        default=None,
+        description="with verification, do not re-check an answer the critic judged sufficient and no other chain "
+        "contradicts (default: as the critic says)",
+    )
 
 
 class AskRequest(BaseModel):

@@ -42,6 +42,8 @@ def check_ask(context: ServiceContext, principal: Principal, request: AskRequest
     for knob, cap in (("max_llm_calls", limits.max_llm_calls), ("max_tokens", limits.max_tokens)):
         if overrides.get(knob, 0) > cap:
             raise ApiError(400, "budget_not_allowed", f"{knob} {overrides[knob]} is above this service's limit {cap}")
+    if overrides.get("critic") == "trained" and not has_trained_critic():
+        raise ApiError(400, "invalid_request", "this service has no trained critic (`sleuth critic train`)")
     return AskPayload(
         question=question,
         index=request.index,
@@ -50,6 +52,13 @@ def check_ask(context: ServiceContext, principal: Principal, request: AskRequest
         overrides=overrides,
         trace=request.trace,
     )
+
+
+def has_trained_critic() -> bool:
+    """Whether the critic the service's `trained` stands for (the shipped one) is there."""
+    from reasoning.trained_critic import MANIFEST, default_critic_dir
+
+    return (default_critic_dir() / MANIFEST).is_file()
 
 
 def allocated_budget(tokens: int) -> tuple[str, dict[str, Any]]:

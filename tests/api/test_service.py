@@ -80,6 +80,27 @@ def test_ask_within_a_token_budget(client: httpx.Client) -> None:
     assert tiny.status_code == 400 and "within 10 tokens" in tiny.json()["error"]["message"]
 
 
+def test_ask_chooses_the_critic(client: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    question = {"question": "Where was Alice Smith born?", "index": "a-docs", "budget": "balanced", "trace": True}
+    critic = {"critic": "trained", "stop_run": True, "trust_critic": False}
+    accepted = client.post("/v1/ask", json={**question, "overrides": critic}, headers=auth("tenant-a"))
+    assert accepted.status_code == 202, accepted.text
+    done = wait_job(client, accepted.json()["job_id"], "tenant-a")
+    assert done["state"] == "succeeded", done
+    start = next(e for e in done["result"]["trace"]["events"] if e["stage"] == "start")
+    assert {k: start["budget"][k] for k in critic} == critic
+    judged = [e for e in done["result"]["trace"]["events"] if e["stage"] == "critic"]
+    assert judged and all(e.get("critic") == "trained" for e in judged), judged
+
+    bad = client.post("/v1/ask", json={**question, "overrides": {"critic": "oracle"}}, headers=auth("tenant-a"))
+    assert bad.status_code == 422
+    from api.serving import ask
+
+    monkeypatch.setattr(ask, "has_trained_critic", lambda: False)
+    missing = client.post("/v1/ask", json={**question, "overrides": {"critic": "trained"}}, headers=auth("tenant-a"))
+    assert missing.status_code == 400 and "no trained critic" in missing.json()["error"]["message"]
+
+
 def test_events_stream_while_the_job_runs_and_resume_after_an_id(client: httpx.Client) -> None:
     question = {"question": "Tell me slowly where Bob Jones lived", "index": "a-docs", "wait": False}
     job = client.post("/v1/ask", json=question, headers=auth("tenant-a")).json()
