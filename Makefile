@@ -105,14 +105,18 @@ critic-default: bench-indexes
 	$(BIN)/sleuth critic eval --data $(PRACTICE_OUT) --critic reasoning/critics/default
 
 # End to end, the critics against each other: `balanced` on the first CRITIC_LIMIT dev questions of each set
-# with the trained critic and with none (a fixed number of rounds), each into its own run folder; the
-# prompted critic's rows are balanced's own, in DEV_OUT.
-CRITIC_LIMIT ?= 5
+# with the shipped critic (into CRITIC_OUT/shipped) and with none (a fixed number of rounds, CRITIC_OUT/none);
+# the prompted critic's rows are balanced's own, in DEV_OUT. It resumes from the committed runs; after a
+# retrained critic, `sleuth eval` refuses CRITIC_OUT/shipped (its run.json names the old critic): give
+# CRITIC_OUT another folder.
+CRITIC_LIMIT ?= 30
 CRITIC_OUT   ?= results/eval/critic
 .PHONY: critic-compare
 critic-compare: bench-indexes
-	for critic in trained none; do for set in $(SETS); do \
+	for set in $(SETS); do for critic in none trained; do \
+		out=$(CRITIC_OUT)/$$critic; test $$critic = trained && out=$(CRITIC_OUT)/shipped; \
 		$(BIN)/sleuth eval --dataset $$set --questions $(DATA)/$$set/dev.jsonl --index .sleuth/bench/$$set \
-			--methods sleuth --budgets balanced --critic $$critic --limit $(CRITIC_LIMIT) \
-			--out $(CRITIC_OUT)/$$critic || exit 1; \
+			--methods sleuth --budgets balanced --critic $$critic --limit $(CRITIC_LIMIT) --out $$out || exit 1; \
 	done; done
+	$(BIN)/python scripts/compare_runs.py --method sleuth --budget balanced \
+		none=$(CRITIC_OUT)/none shipped=$(CRITIC_OUT)/shipped prompted=$(DEV_OUT)
