@@ -116,7 +116,7 @@ critic-compare: bench-indexes
 	for set in $(SETS); do for critic in none trained; do \
 		out=$(CRITIC_OUT)/$$critic; test $$critic = trained && out=$(CRITIC_OUT)/shipped; \
 		$(BIN)/sleuth eval --dataset $$set --questions $(DATA)/$$set/dev.jsonl --index .sleuth/bench/$$set \
-			--methods sleuth --budgets balanced --critic $$critic --limit $(CRITIC_LIMIT) --out $$out || exit 1; \
+			--methods sleuth --budgets balanced --critic $$critic --limit $(CRITIC_LIMIT) --out $$out --no-plots || exit 1; \
 	done; done
 	$(BIN)/python scripts/compare_runs.py --method sleuth --budget balanced \
 		none=$(CRITIC_OUT)/none shipped=$(CRITIC_OUT)/shipped prompted=$(DEV_OUT)
