@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from evaluation.critic_evaluation import question_bootstrap
 from evaluation.critic_training import DEFAULT_FEATURES, cross_validated_decisions, labels
 from evaluation.practice_file import load_practice, question_key
 
@@ -39,20 +40,18 @@ def main() -> None:
         decided = cross_validated_decisions(records, features, args.folds, args.seed, None)
         scores[name] = np.array([decided[id(r)][1] for r in records])
         out.write(f"{name} ({len(features)} features): out-of-fold AUC {roc_auc_score(y, scores[name]):.3f}\n")
-    questions = sorted({question_key(r) for r in records})
-    rows = {q: [i for i, r in enumerate(records) if question_key(r) == q] for q in questions}
-    rng = np.random.default_rng(args.seed)
-    differences = []
-    for _ in range(args.resamples):
-        picked = np.concatenate([rows[q] for q in rng.choice(questions, size=len(questions))])
+
+    def difference(picked: np.ndarray) -> float | None:
         if y[picked].all() or not y[picked].any():
-            continue
-        differences.append(
+            return None
+        return float(
             roc_auc_score(y[picked], scores["with"][picked]) - roc_auc_score(y[picked], scores["base"][picked])
         )
-    low, high = np.percentile(differences, [2.5, 97.5])
-    point = roc_auc_score(y, scores["with"]) - roc_auc_score(y, scores["base"])
-    out.write(f"AUC difference with - base: {point:+.3f} [{low:+.3f}, {high:+.3f}] ({len(differences)} resamples)\n")
+
+    point, low, high, used = question_bootstrap(
+        [question_key(r) for r in records], difference, args.resamples, args.seed
+    )
+    out.write(f"AUC difference with - base: {point:+.3f} [{low:+.3f}, {high:+.3f}] ({used} resamples)\n")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from api.cli import main
-from evaluation.critic_evaluation import evaluate_critic, evaluate_cross_validated, render_report
+from evaluation.critic_evaluation import evaluate_critic, evaluate_cross_validated, question_bootstrap, render_report
 from evaluation.critic_stopping import StopRule, choose_stop_rule
 from evaluation.critic_training import DEFAULT_FEATURES, TrainingPlan, split_questions, train_critic
 from evaluation.practice_file import question_key
@@ -213,3 +213,19 @@ def test_the_cli_trains_and_evaluates(practice: Path, tmp_path: Path, capsys: py
     assert main(["critic", "eval", "--data", str(practice), "--critic", str(out), "--cross-encoder"]) == 64
     assert "goes with --folds" in capsys.readouterr().err
     assert main(["critic", "eval", "--data", str(practice), "--folds", "4", "--cross-encoder", "--epochs", "0"]) == 64
+
+
+def test_question_bootstrap_resamples_whole_questions_and_skips_unscorable_resamples() -> None:
+    questions = ["a", "a", "b", "b", "c", "c"]
+    right = np.array([1, 1, 0, 0, 1, 0])  # question b alone cannot be scored
+
+    def share_right(picked: np.ndarray) -> float | None:
+        return None if not right[picked].any() else float(right[picked].mean())
+
+    point, low, high, used = question_bootstrap(questions, share_right, 500, 0)
+    assert point == pytest.approx(0.5)
+    assert 0 < used < 500  # resamples of b alone were skipped
+    assert 0 < low < point < high <= 1.0
+    assert question_bootstrap(questions, share_right, 500, 0) == (point, low, high, used)  # seeded
+    with pytest.raises(ValueError, match="cannot be scored"):
+        question_bootstrap(questions, lambda picked: None, 10, 0)
