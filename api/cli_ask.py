@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from api.cli_output import print_json
-from reasoning.budget import BUDGET_NAMES, CRITIC_KINDS, Budget, resolve_budget
+from reasoning.budget import BUDGET_NAMES, CRITIC_KINDS, DEFAULT_BUDGET, Budget, resolve_budget
 from reasoning.llm.factory import DEFAULT_BACKEND
 from reasoning.methods import METHODS
 from reasoning.result import AskResult
+from reasoning.settings import SystemSettings
 from retrieval.staging import write_text_atomically
 
 
@@ -21,20 +22,32 @@ def add_ask_command(commands: argparse._SubParsersAction) -> None:
     ask.add_argument("question", metavar="QUESTION")
     ask.add_argument("--index", required=True, type=Path, metavar="DIR")
     ask.add_argument("--method", choices=METHODS, default="sleuth", help="sleuth (default) or a baseline")
-    ask.add_argument("--budget", choices=BUDGET_NAMES, default="balanced", help="compute budget preset")
+    ask.add_argument(
+        "--budget",
+        choices=BUDGET_NAMES,
+        default=DEFAULT_BUDGET,
+        help=f"compute budget preset (default {DEFAULT_BUDGET})",
+    )
     ask.add_argument("--json", action="store_true", help="print the answer, citations, cost and trace as JSON")
     ask.add_argument("--trace", type=Path, metavar="FILE", help="write the whole result with its trace to FILE")
-    ask.add_argument("--llm", default=DEFAULT_BACKEND, metavar="SPEC", help=f"LLM backend (default {DEFAULT_BACKEND})")
+    ask.add_argument(
+        "--llm", default=None, metavar="SPEC", help=f"LLM backend (default SLEUTH_LLM, else {DEFAULT_BACKEND})"
+    )
     ask.add_argument("--n-ctx", type=int, default=None, help="llama.cpp context window (default 4096)")
-    ask.add_argument("--max-question-chars", type=int, default=1000, help="longest question accepted")
-    ask.add_argument("--seed", type=int, default=0)
+    ask.add_argument("--max-question-chars", type=int, default=None, help="longest question accepted (default 1000)")
+    ask.add_argument("--seed", type=int, default=None, help="seed of the LLM calls (default SLEUTH_SEED, else 0)")
     knobs = ask.add_argument_group("budget knobs (override the preset)")
     knobs.add_argument("--chains", type=int)
     knobs.add_argument("--max-rounds", type=int)
     knobs.add_argument("--passages-per-round", type=int)
     knobs.add_argument("--rerank-depth", type=int)
     knobs.add_argument("--critic", choices=CRITIC_KINDS)
-    knobs.add_argument("--critic-dir", type=Path, metavar="DIR", help="a trained critic (default: the shipped one)")
+    knobs.add_argument(
+        "--critic-dir",
+        type=Path,
+        metavar="DIR",
+        help="the trained critic in DIR (alone: use it; default SLEUTH_CRITIC_DIR, else the shipped one)",
+    )
     knobs.add_argument("--llm-criteria", action=argparse.BooleanOptionalAction, default=None)
     knobs.add_argument("--llm-judge", action=argparse.BooleanOptionalAction, default=None)
     knobs.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None)
@@ -42,19 +55,20 @@ def add_ask_command(commands: argparse._SubParsersAction) -> None:
         "--answer-every-round",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="the reader answers every round, never 'unknown' (on with a critic practised that way)",
+        help="the reader answers every round, never 'unknown' (default: the preset's)",
     )
     knobs.add_argument(
         "--stop-run",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="answer as soon as one chain is sufficient (on with a trained critic whose training chose it)",
+        help="answer as soon as one chain is sufficient (default: the preset's; fast's is on)",
     )
     knobs.add_argument(
         "--trust-critic",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="with --verify, skip the LLM re-check of an uncontested answer the critic judged sufficient",
+        help="with --verify, skip the LLM re-check of an uncontested answer the critic judged sufficient "
+        "(default: the preset's)",
     )
     knobs.add_argument("--max-llm-calls", type=int)
     knobs.add_argument("--max-tokens", type=int, help="prompt + completion tokens per question")
@@ -67,7 +81,12 @@ def add_allocation_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--budget-tokens", type=int, metavar="N", help="the configuration predicted best within N tokens"
     )
-    group.add_argument("--allocation", type=Path, metavar="FILE", help="allocation model (`sleuth allocation fit`)")
+    group.add_argument(
+        "--allocation",
+        type=Path,
+        metavar="FILE",
+        help="allocation model (`sleuth allocation fit`; default SLEUTH_ALLOCATION, else the presets' caps)",
+    )
 
 
 def allocated_budget(tokens: int, allocation: Path | None) -> Budget:
@@ -84,7 +103,6 @@ KNOB_ARGS = (
     "max_rounds",
     "passages_per_round",
     "rerank_depth",
-    "critic",
     "llm_criteria",
     "llm_judge",
     "verify",
@@ -96,29 +114,36 @@ KNOB_ARGS = (
 )
 
 
-def run_ask(args: argparse.Namespace) -> int:
-    from reasoning.system import SleuthSystem, SystemConfig
+def critic_overrides(critic: str | None, critic_dir: Path | None) -> dict[str, Any]:
+    """The budget knobs `--critic` and `--critic-dir` set (ask and eval): `--critic-dir DIR` alone means the
+    trained critic in DIR."""
+    if critic_dir is not None and critic in (None, "trained"):
+        return {"critic": "trained", "critic_dir": str(critic_dir)}
+    return {} if critic is None else {"critic": critic}
 
-    options: dict[str, Any] = {} if args.n_ctx is None else {"n_ctx": args.n_ctx}
-    config = SystemConfig(
-        llm=args.llm,
-        llm_options=options,
-        max_question_chars=args.max_question_chars,
-        seed=args.seed,
-        critic_dir=args.critic_dir,
+
+def ask_settings(args: argparse.Namespace) -> SystemSettings:
+    """The system's settings: the SLEUTH_* variables under the command line's flags."""
+    settings = SystemSettings.from_env(
+        llm=args.llm, max_question_chars=args.max_question_chars, seed=args.seed, allocation=args.allocation
     )
-    system = SleuthSystem(config)
+    if args.n_ctx is not None:
+        settings = settings.model_copy(update={"llm_options": {**settings.llm_options, "n_ctx": args.n_ctx}})
+    return settings
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    from reasoning.stop_policy import check_stop_policy
+    from reasoning.system import build_system
+
+    settings = ask_settings(args)
+    system = build_system(settings)
     question = system.check_question(args.question)  # bad input fails before any model loads
-    overrides = {name: getattr(args, name) for name in KNOB_ARGS}
-    if args.critic_dir is not None and overrides["critic"] in (None, "trained"):
-        overrides["critic"], overrides["critic_dir"] = "trained", str(args.critic_dir)
+    overrides = {name: getattr(args, name) for name in KNOB_ARGS} | critic_overrides(args.critic, args.critic_dir)
     budget: str | Budget = args.budget
     if args.budget_tokens is not None:
-        budget = allocated_budget(args.budget_tokens, args.allocation)
-    if resolve_budget(budget, **overrides).critic == "trained":
-        from reasoning.trained_critic import load_critic
-
-        load_critic(overrides.get("critic_dir"))  # a missing or corrupt critic fails before any model loads
+        budget = allocated_budget(args.budget_tokens, settings.allocation)
+    check_stop_policy(resolve_budget(budget, **overrides), critic_dir=settings.critic_dir)
     system.index(args.index)
     result = system.ask(question, args.index, method=args.method, budget=budget, overrides=overrides)
     if args.trace is not None:

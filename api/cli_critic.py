@@ -31,15 +31,9 @@ def add_critic_commands(commands: argparse._SubParsersAction) -> None:
         "--stop-run",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="the whole run answers at its first sufficient chain (--no-stop-run: each chain stops on its own; "
-        "default: chosen with the threshold, as simulated)",
-    )
-    train.add_argument(
-        "--trust-critic",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="the loop does not have the LLM re-check an uncontested answer the critic judged sufficient "
-        "(default; `sleuth ask --no-trust-critic` overrides it per run)",
+        help="choose the threshold for runs that answer at their first sufficient chain (--no-stop-run: for "
+        "chains that stop on their own; default: whichever simulates better). It is recorded with the critic; "
+        "the budget's stop_run knob is what the loop follows",
     )
     train.add_argument("--force", action="store_true", help="replace an existing critic directory")
     train.set_defaults(handler=run_critic_train)
@@ -75,7 +69,6 @@ def run_critic_train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         threshold=args.threshold,
         stop_run=args.stop_run,
-        trust_critic=args.trust_critic,
         force=args.force,
     )
     manifest = train_critic(plan)
@@ -90,10 +83,9 @@ def run_critic_train(args: argparse.Namespace) -> int:
         print(f"  {name}: decision accuracy {accuracy}, AUC {auc}")
     how = "chosen on the training questions" if manifest["threshold_chosen"] else "given"
     print(f"kept {manifest['kind']} ({manifest['training']['seconds']:.1f} s); written to {args.out}")
-    stops = "the whole run at its first sufficient chain" if manifest["stop_run"] else "each chain on its own"
-    print(f"stop threshold {manifest['threshold']:.2f}, stopping {stops} ({how})")
-    if manifest["trust_critic"]:
-        print("its sufficient, uncontested answers skip the LLM re-check")
+    rule = manifest["training"]["threshold_rule"]
+    stops = "the whole run at its first sufficient chain" if rule["stop_run"] else "each chain on its own"
+    print(f"stop threshold {manifest['threshold']:.2f} ({how}), for {stops}: set the budget's stop_run to match")
     return 0
 
 

@@ -19,6 +19,8 @@ from typing import Any, get_args, get_type_hints
 
 from tqdm import tqdm
 
+from api.cli_ask import critic_overrides
+from api.cli_compare import add_compare_command
 from api.cli_graph import add_graph_options, stage_from_args
 from api.progress_bars import TerminalProgress
 from evaluation.corpus import prepare_corpus
@@ -28,6 +30,7 @@ from evaluation.run_settings import check_run_settings, run_settings
 from evaluation.runner import Answerer, RunPlan, plan_runs, run_benchmark
 from evaluation.summary import SCORES_JSONL, SUMMARY_MD, write_reports
 from reasoning.budget import CRITIC_KINDS
+from reasoning.settings import SystemSettings
 from retrieval.bundle import MANIFEST
 from retrieval.embedders import DEFAULT_EMBEDDER, SentenceTransformerEmbedder
 from retrieval.errors import ConfigError
@@ -36,26 +39,34 @@ log = logging.getLogger(__name__)
 PREDICTIONS = "predictions.jsonl"
 DEFAULT_METHODS = "rag,iterative,ppr,sleuth"
 DEFAULT_BUDGETS = "fast,balanced,thorough"
+RUN_OPTIONS = ("--dataset", "--questions", "--index", "--out")  # required to run (not by `eval compare`)
 
 
 def add_eval_command(commands: argparse._SubParsersAction) -> None:
-    ev = commands.add_parser("eval", help="run the benchmark harness (EM, F1, recall, cost per method and budget)")
-    ev.add_argument("--dataset", required=True, choices=DATASETS)
+    ev = commands.add_parser(
+        "eval",
+        help="run the benchmark harness (EM, F1, recall, cost per method and budget)",
+        description="Run the benchmark harness: --dataset, --questions, --index and --out are required. "
+        "`sleuth eval compare LABEL=DIR ...` sets finished runs side by side.",
+        allow_abbrev=False,  # else `eval compare --budget` reads as an ambiguous abbreviation of --budgets
+    )
+    ev.add_argument("--dataset", choices=DATASETS)
     ev.add_argument(
         "--questions",
-        required=True,
         type=Path,
         metavar="PATH",
         help="questions: the ../shared/data format, HotpotQA/2Wiki official JSON or MuSiQue official JSONL",
     )
     ev.add_argument("--corpus", type=Path, metavar="PATH", help="documents to index when --index does not exist")
-    ev.add_argument("--index", required=True, type=Path, metavar="DIR", help="index bundle (built when missing)")
+    ev.add_argument("--index", type=Path, metavar="DIR", help="index bundle (built when missing)")
     ev.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated (default {DEFAULT_METHODS})")
     ev.add_argument("--budgets", default=DEFAULT_BUDGETS, help=f"comma-separated (default {DEFAULT_BUDGETS})")
     add_question_selection(ev)
     ev.add_argument("--workers", type=int, default=1, metavar="W", help="questions answered in parallel threads")
-    ev.add_argument("--out", required=True, type=Path, metavar="DIR", help="run folder (predictions, summaries)")
-    ev.add_argument("--llm", default=None, metavar="SPEC", help="LLM backend spec (default: the CPU model)")
+    ev.add_argument("--out", type=Path, metavar="DIR", help="run folder (predictions, summaries)")
+    ev.add_argument(
+        "--llm", default=None, metavar="SPEC", help="LLM backend spec (default SLEUTH_LLM, else the CPU model)"
+    )
     ev.add_argument("--seed", type=int, default=0, help="seed of the system and the runner (default 0)")
     ev.add_argument("--retry-failed", action="store_true", help="ask again the questions that failed before")
     ev.add_argument(
@@ -67,11 +78,21 @@ def add_eval_command(commands: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--budget-tokens", type=int, metavar="N", help="run under the configuration predicted best within N tokens"
     )
-    ev.add_argument("--allocation", type=Path, metavar="FILE", help="allocation model (`sleuth allocation fit`)")
+    ev.add_argument(
+        "--allocation",
+        type=Path,
+        metavar="FILE",
+        help="allocation model (`sleuth allocation fit`; default SLEUTH_ALLOCATION, else the presets' caps)",
+    )
     ev.add_argument(
         "--critic", choices=CRITIC_KINDS, help="the critic of every budget (none: a fixed number of rounds)"
     )
-    ev.add_argument("--critic-dir", type=Path, metavar="DIR", help="a trained critic (implies --critic trained)")
+    ev.add_argument(
+        "--critic-dir",
+        type=Path,
+        metavar="DIR",
+        help="the trained critic in DIR (alone: use it at every budget; default SLEUTH_CRITIC_DIR, else the shipped)",
+    )
     ev.add_argument(
         "--knob",
         action="append",
@@ -83,6 +104,7 @@ def add_eval_command(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--no-kg", action="store_true", help="build a missing index without the knowledge graph")
     add_graph_options(ev)
     ev.set_defaults(handler=run_eval)
+    add_compare_command(ev)
 
 
 def add_question_selection(parser: argparse.ArgumentParser) -> None:
@@ -101,23 +123,28 @@ def check_question_selection(args: argparse.Namespace) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    if missing := [name for name in RUN_OPTIONS if getattr(args, name[2:]) is None]:
+        raise ConfigError(f"sleuth eval needs {', '.join(missing)} (or: sleuth eval compare LABEL=DIR ...)")
     methods, budgets = _names(args.methods, "--methods"), _names(args.budgets, "--budgets")
     known_methods, budget_aware = method_catalog()
     _check_names(methods, known_methods, "method")
     _check_names(budgets, budget_names(), "budget")
     check_question_selection(args)
+    settings = eval_settings(args.llm, args.seed, args.allocation)
     overrides = knob_overrides(args.knob) | critic_overrides(args.critic, args.critic_dir)
     allocated = None
     if args.budget_tokens is not None:  # one run under a label budget, `tokens-N`, instead of --budgets
         from api.cli_ask import allocated_budget
 
-        allocated = allocated_budget(args.budget_tokens, args.allocation)
+        allocated = allocated_budget(args.budget_tokens, settings.allocation)
+    check_critics(methods, [allocated] if allocated is not None else budgets, overrides, settings)
+    if allocated is not None:
         budgets = [f"tokens-{args.budget_tokens}"]
     questions = load_benchmark(args.questions, args.dataset, args.limit, args.skip)
     if not questions:
         raise ConfigError(f"no questions in {args.questions}")
     ensure_index(args, questions)
-    check_run_settings(args.out, settings_of(args, overrides, allocated), has_answers(args.out))
+    check_run_settings(args.out, settings_of(args, overrides, allocated, settings), has_answers(args.out))
     plan = RunPlan(
         dataset=args.dataset,
         index=args.index,
@@ -148,19 +175,39 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def settings_of(args: argparse.Namespace, overrides: dict[str, Any], allocated: Any) -> dict[str, Any]:
+def eval_settings(llm: str | None, seed: int, allocation: Path | None = None) -> SystemSettings:
+    """The system's settings of a run: the SLEUTH_* variables under the command line's flags."""
+    return SystemSettings.from_env(llm=llm, seed=seed, allocation=allocation)
+
+
+def check_critics(methods: list[str], budgets: list[Any], overrides: dict[str, Any], settings: SystemSettings) -> None:
+    """The trained critic of every budget that stops on it, loaded now where a method of the run stops as its
+    budget says: a missing or corrupt one fails the run before any model loads, not every question."""
+    from reasoning.budget import resolve_budget
+    from reasoning.methods import BUDGET_STOP_POLICY
+    from reasoning.stop_policy import check_stop_policy
+
+    if BUDGET_STOP_POLICY.isdisjoint(methods):
+        return
+    for budget in budgets:
+        check_stop_policy(resolve_budget(budget, **overrides), critic_dir=settings.critic_dir)
+
+
+def settings_of(
+    args: argparse.Namespace, overrides: dict[str, Any], allocated: Any, settings: SystemSettings
+) -> dict[str, Any]:
     """What this run's answers depend on, for `OUT/run.json` (evaluation.run_settings)."""
     from dataclasses import asdict
 
-    from reasoning.llm.factory import DEFAULT_BACKEND
     from reasoning.trained_critic import default_critic_dir
 
     trained = None
-    if overrides.get("critic") in (None, "trained"):  # the named or shipped critic may answer
-        trained = Path(overrides["critic_dir"]) if "critic_dir" in overrides else default_critic_dir()
+    if overrides.get("critic") in (None, "trained"):  # the named, configured or shipped critic may answer
+        named = overrides.get("critic_dir") or settings.critic_dir
+        trained = Path(named) if named is not None else default_critic_dir()
     return run_settings(
-        llm=args.llm or DEFAULT_BACKEND,
-        seed=args.seed,
+        llm=settings.llm,
+        seed=settings.seed,
         overrides=overrides,
         trained_critic=trained,
         dataset=args.dataset,
@@ -205,10 +252,9 @@ def ensure_index(args: argparse.Namespace, questions: list[Question]) -> None:
 
 def make_answerer(llm: str | None, seed: int) -> Answerer:
     """The real system (imported here: it loads the LLM backend and the reasoning methods)."""
-    from reasoning.system import SleuthSystem, SystemConfig
+    from reasoning.system import build_system
 
-    config = SystemConfig(seed=seed) if llm is None else SystemConfig(llm=llm, seed=seed)
-    return SleuthSystem(config)
+    return build_system(eval_settings(llm, seed))
 
 
 class AllocatedAnswerer:
@@ -219,18 +265,6 @@ class AllocatedAnswerer:
 
     def ask(self, question: str, index: Path | str, *, method: str, budget: str) -> Any:
         return self.answerer.ask(question, index, method=method, budget=self.budget if budget == self.label else budget)
-
-
-def critic_overrides(critic: str | None, critic_dir: Path | None) -> dict[str, Any]:
-    """The budget knobs `--critic` and `--critic-dir` set (a trained critic is loaded now, to fail early)."""
-    if critic_dir is not None and critic in (None, "trained"):
-        critic = "trained"
-    if critic == "trained":
-        from reasoning.trained_critic import load_critic
-
-        load_critic(critic_dir)
-    out: dict[str, Any] = {} if critic is None else {"critic": critic}
-    return out | ({"critic_dir": str(critic_dir)} if critic == "trained" and critic_dir is not None else {})
 
 
 def knob_overrides(items: list[str]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from api.cli_graph import add_graph_options, stage_from_args
+from api.cli_graph import add_graph_options, check_graph_options, stage_from_args
 from api.cli_output import format_bytes, print_json
 from api.progress_bars import TerminalProgress
 from kg.graph_search import ALL_MODES, GRAPH_MODES, GraphSearcher, graph_index_with_ner
@@ -17,6 +17,7 @@ from retrieval.bm25_index import BM25Config
 from retrieval.builder import BuildOptions, build_index
 from retrieval.bundle import IndexBundle, Manifest
 from retrieval.dense_index import DenseIndexConfig
+from retrieval.embedder_runtime import EMBEDDER_BACKENDS, EmbedderRuntime
 from retrieval.embedders import DEFAULT_EMBEDDER, SentenceTransformerEmbedder
 from retrieval.errors import SleuthError
 from retrieval.readers import FieldMapping
@@ -56,6 +57,13 @@ def add_index_commands(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip malformed records (counted and recorded in the manifest) instead of stopping",
     )
+    build.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="refuse inputs, and files in input directories, that resolve (through symbolic links) outside DIR",
+    )
     build.add_argument("--id-field", default="id")
     build.add_argument("--title-field", default="title")
     build.add_argument("--text-field", default="text", help="text field (falls back to `contents`)")
@@ -78,6 +86,13 @@ def add_index_commands(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--bm25-b", type=float, default=0.75)
     build.add_argument("--embed-batch-size", type=int, default=64, help="texts per forward pass of the embedder")
     build.add_argument("--device", default=None, help="embedder device (default: cuda when present, else cpu)")
+    build.add_argument(
+        "--embedder-backend",
+        choices=EMBEDDER_BACKENDS,
+        default=None,
+        help="embedder runtime (default: SLEUTH_EMBEDDER_BACKEND, else auto: ONNX Runtime int8 on the CPU where "
+        "it runs, else torch); recorded in the manifest, and queries use the same",
+    )
     build.set_defaults(handler=run_build)
 
     info = actions.add_parser("info", help="show what an index holds and how it was built")
@@ -111,9 +126,16 @@ def run_build(args: argparse.Namespace) -> int:
         overlap_tokens=args.overlap_tokens,
         bm25=BM25Config(k1=args.bm25_k1, b=args.bm25_b, method=args.bm25_method),
         dense=DenseIndexConfig(kind=args.faiss, exact_threshold=args.exact_threshold),
+        root=args.data_root,
     )
-    _check_inputs(args.input)
-    embedder = SentenceTransformerEmbedder(args.embedder, device=args.device, batch_size=args.embed_batch_size)
+    _check_inputs(args.input, args.data_root)
+    check_graph_options(args)
+    from reasoning.settings import SystemSettings
+
+    backend = args.embedder_backend or SystemSettings.from_env().embedder_backend
+    embedder = SentenceTransformerEmbedder(
+        args.embedder, device=args.device, batch_size=args.embed_batch_size, backend=backend
+    )
     stages = [] if args.no_kg else [stage_from_args(args, embedder)]
     manifest = build_index(
         args.input,
@@ -129,11 +151,14 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_inputs(paths: list[Path]) -> None:
-    from retrieval.readers import detect_format
+def _check_inputs(paths: list[Path], root: Path | None) -> None:
+    """Fails fast, before the embedder loads, on a missing or unsupported input, or one outside `root`."""
+    from retrieval.readers import check_inside, detect_format
 
     for path in paths:
-        detect_format(path)  # fails fast, before the embedder loads, on a missing or unsupported input
+        detect_format(path)
+        if root is not None:
+            check_inside(path, root.expanduser().resolve())
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -203,10 +228,11 @@ DEMO_QUESTION = "Were Scott Derrickson and Ed Wood of the same nationality?"
 def _demo_ask(directory: Path, embedder: SentenceTransformerEmbedder) -> int:
     """Answer one two-hop question with the CPU model at the fast budget."""
     from api.cli_ask import print_answer
-    from reasoning.system import SleuthSystem
+    from reasoning.settings import SystemSettings
+    from reasoning.system import build_system
 
     print(f"\nsleuth ask {DEMO_QUESTION!r} --budget fast  (the CPU model; about half a minute)")
-    system = SleuthSystem(embedder=embedder)
+    system = build_system(SystemSettings.from_env(), embedder_factory=lambda _: embedder)
     print_answer(system.ask(DEMO_QUESTION, directory, method="sleuth", budget="fast"))
     return 0
 
@@ -224,11 +250,19 @@ def _print_summary(manifest: Manifest, directory: Path) -> None:
     print(
         f"  documents {counts['documents']:,}  passages {counts['passages']:,}  skipped {counts['skipped_invalid']:,}"
     )
-    print(f"  embedder  {data['embedder']['name']} (dimension {data['embedder']['dimension']})")
+    runtime = EmbedderRuntime.from_manifest(data["embedder"]).describe()
+    print(f"  embedder  {data['embedder']['name']} (dimension {data['embedder']['dimension']}, {runtime})")
     print(
         f"  dense     FAISS {data['dense'].get('kind')}   bm25 {data['bm25'].get('method')}   "
         f"graph {'yes' if data['graph'].get('built') else 'no (' + data['graph'].get('reason', '') + ')'}"
     )
+    relations = data["graph"].get("llm_relations") or {}
+    if relations.get("used"):
+        print(
+            f"  relations {relations.get('triples', 0):,} triples from {relations.get('passages', 0):,} passages "
+            f"by {relations.get('model') or 'an LLM'} ({relations.get('failures', 0):,} failures, "
+            f"{relations.get('seconds', 0.0):.1f} s)"
+        )
     for name, stage in build["stages"].items():
         print(f"  {name:<17} {stage['seconds']:>9.1f} s  {stage['per_second']:>10,.1f} items/s")
     size = sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())

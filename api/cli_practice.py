@@ -34,7 +34,9 @@ def add_practice_command(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="the reader gives its best answer every round, never 'unknown' (a critic trained on it asks the same)",
     )
-    pr.add_argument("--llm", default=None, metavar="SPEC", help="LLM backend spec (default: the CPU model)")
+    pr.add_argument(
+        "--llm", default=None, metavar="SPEC", help="LLM backend spec (default SLEUTH_LLM, else the CPU model)"
+    )
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--retry-failed", action="store_true", help="practise again the runs that failed before")
     pr.set_defaults(handler=run_practice_command)
@@ -44,15 +46,15 @@ def run_practice_command(args: argparse.Namespace) -> int:
     from evaluation.datasets import load_benchmark
     from evaluation.practice import PracticePlan, run_practice
     from evaluation.practice_file import PracticeFile
-    from reasoning.llm.factory import DEFAULT_BACKEND
-    from reasoning.system import SleuthSystem, SystemConfig
+    from reasoning.settings import SystemSettings
+    from reasoning.system import build_system
 
     check_question_selection(args)
-    llm = args.llm or DEFAULT_BACKEND
+    settings = SystemSettings.from_env(llm=args.llm, seed=args.seed)
     plan = PracticePlan(
         dataset=args.dataset,
         index=args.index,
-        llm=llm,
+        llm=settings.llm,
         budget=args.budget,
         chains=args.chains,
         rounds=args.rounds,
@@ -67,7 +69,7 @@ def run_practice_command(args: argparse.Namespace) -> int:
     questions = load_benchmark(args.questions, args.dataset, args.limit, args.skip)
     if not questions:
         raise ConfigError(f"no questions in {args.questions}")
-    system = SleuthSystem(SystemConfig(llm=llm, seed=args.seed))
+    system = build_system(settings)
     system.index(args.index)  # a missing or bad index fails before any model loads
     bar = PracticeBar()
     try:

@@ -7,6 +7,7 @@ from the job store at scrape time, so they are the same whichever API process is
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,8 +16,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from api.errors import error_body
+from api.errors import BROKER_ERRORS, error_body
+from api.serving.multipart import ENVELOPE_BYTES
 from workers.jobs import JobStore
+
+log = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -29,14 +33,21 @@ class _StoreCollector(Collector):
         self._store = store
 
     def collect(self) -> Iterator[Metric]:
+        """The store's metrics, and `sleuth_job_store_up` (0 while the broker is unreachable: only that then)."""
         store = self._store()
+        try:
+            counts, usage = store.counts_by_state(), store.usage()
+        except BROKER_ERRORS as exc:
+            log.warning("metrics: the job store is unavailable: %s: %s", type(exc).__name__, exc)
+            yield GaugeMetricFamily("sleuth_job_store_up", "Whether the job store (broker) answers", value=0)
+            return
+        yield GaugeMetricFamily("sleuth_job_store_up", "Whether the job store (broker) answers", value=1)
         jobs = GaugeMetricFamily(
             "sleuth_jobs", "Jobs by state (final states count every job that reached them)", labels=["state"]
         )
-        for state, count in store.counts_by_state().items():
+        for state, count in counts.items():
             jobs.add_metric([state], count)
         yield jobs
-        usage = store.usage()
         tokens = CounterMetricFamily("sleuth_llm_tokens", "LLM tokens spent answering questions", labels=["kind"])
         tokens.add_metric(["prompt"], usage["prompt_tokens"])
         tokens.add_metric(["completion"], usage["completion_tokens"])
@@ -74,8 +85,9 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_upload if scope["path"].startswith("/v1/uploads") else self.max_body
         upload = scope["path"].startswith("/v1/uploads")
+        # an upload's own limit is on the file: a multipart form's envelope comes on top (the route checks)
+        limit = self.max_upload + ENVELOPE_BYTES if upload else self.max_body
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > limit:

@@ -20,8 +20,7 @@ training (logistic, or the cross-encoder's) cross-validated over all the practic
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,27 +171,3 @@ def render_report(report: dict[str, Any]) -> str:
 
 def _cell(value: object) -> str:
     return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def question_bootstrap(
-    questions: Sequence[str], difference: Callable[[np.ndarray], float | None], resamples: int, seed: int
-) -> tuple[float, float, float, int]:
-    """A paired difference between two critics over practice records, `difference(indices)` of the records'
-    indices, with the 2.5-97.5 percentiles of it when the questions (`questions[i]` is record i's) are
-    resampled with replacement, a question's records moving together (seeded). A resample the difference
-    cannot score (None: one class only) is skipped. Returns (difference on all, low, high, resamples used)."""
-    rows: dict[str, list[int]] = defaultdict(list)
-    for i, question in enumerate(questions):
-        rows[question].append(i)
-    keys = sorted(rows)
-    rng = np.random.default_rng(seed)
-    differences = []
-    for _ in range(resamples):
-        picked = np.concatenate([rows[q] for q in rng.choice(keys, size=len(keys))])
-        if (found := difference(picked)) is not None:
-            differences.append(found)
-    point = difference(np.arange(len(questions)))
-    if point is None or not differences:
-        raise ValueError("the difference cannot be scored on these records (one class only)")
-    low, high = np.percentile(differences, [2.5, 97.5])
-    return point, float(low), float(high), len(differences)

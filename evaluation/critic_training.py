@@ -34,6 +34,7 @@ from reasoning.trained_critic import (
     LOGISTIC,
     MANIFEST,
     LogisticModel,
+    decide,
     feature_names,
 )
 from retrieval.checksums import sha256_file
@@ -54,8 +55,10 @@ class TrainingPlan:
     cross_encoder: bool = False
     epochs: int = 1
     threshold: float | None = None  # None: chosen on the training questions (`choose_stop_rule`)
-    stop_run: bool | None = None  # None: chosen with the threshold; with a given threshold, False
-    trust_critic: bool = True  # the loop skips the LLM re-check of an answer this critic judged sufficient
+    # the threshold is chosen for runs that stop at their first sufficient chain (True) or for chains that
+    # stop on their own (False); None: whichever simulates better; with a given threshold, False. Recorded in
+    # the manifest's training; the loop follows the budget's stop_run knob, not the critic
+    stop_run: bool | None = None
     force: bool = False
 
     def __post_init__(self) -> None:
@@ -171,10 +174,11 @@ def _log_loss(y: np.ndarray, scores: np.ndarray) -> float:
 def gated_decisions(
     p: np.ndarray, records: Sequence[dict[str, Any]], threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The critic's confidence and decisions as the loop makes them: a chain without an answer is never
-    sufficient (its confidence capped at 0.2), one with an answer is when p >= threshold."""
-    has = np.array([bool(r["features"].get("has_answer")) for r in records], dtype=bool)
-    return np.where(has, p, np.minimum(p, 0.2)), (has & (p >= threshold)).astype(np.int64)
+    """The critic's confidence and decisions as the loop makes them (`TrainedCritic.decide`): a chain without
+    an answer is never sufficient (its confidence capped), one with an answer is when p >= threshold."""
+    decided = [decide(r["features"], float(q), threshold) for r, q in zip(records, p, strict=True)]
+    confidence = np.array([c for _, c in decided], dtype=float)
+    return confidence, np.array([int(s) for s, _ in decided], dtype=np.int64)
 
 
 def logistic_decisions(
@@ -317,11 +321,13 @@ def _manifest(
         "kind": kind,
         "features": list(plan.features),
         "threshold": rule.threshold,
-        "stop_run": rule.stop_run,
-        "trust_critic": plan.trust_critic,
         "threshold_chosen": plan.threshold is None,
-        "metrics": {"validation": metrics, "kept": kind, "feature_critic": feature},
-        "replaces_feature": feature.get("auc") is None or (metrics[kind]["auc"] or 0.0) > feature["auc"],
+        "metrics": {
+            "validation": metrics,
+            "kept": kind,
+            "feature_critic": feature,
+            "beats_feature_critic": feature.get("auc") is None or (metrics[kind]["auc"] or 0.0) > feature["auc"],
+        },
         "data": {
             "path": str(plan.data),
             "sha256": sha256_file(plan.data),
@@ -344,7 +350,7 @@ def _manifest(
         },
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _versions(plan.cross_encoder),
-        "training": training,
+        "training": training | {"threshold_rule": {"stop_run": rule.stop_run}},
     }
 
 

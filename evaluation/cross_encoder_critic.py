@@ -9,7 +9,6 @@ sentence-transformers `CrossEncoder`'s model; the positives are weighted by the 
 from __future__ import annotations
 
 import logging
-import math
 import random
 import time
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from evaluation.critic_training import decision_metrics, gated_decisions
+from reasoning.critic import sigmoid
 from reasoning.trained_critic import critic_pair_text
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def cross_encoder_probabilities(encoder: Any, records: Sequence[dict[str, Any]])
     logits = encoder.predict(
         [record_pair(r) for r in records], activation_fn=torch.nn.Identity(), show_progress_bar=False
     )
-    return np.array([1.0 / (1.0 + math.exp(-float(x))) for x in logits])
+    return np.array([sigmoid(float(x)) for x in logits])
 
 
 def evaluate_cross_encoder(

@@ -27,10 +27,13 @@ from evaluation.runner import seed_everything
 from reasoning.budget import Budget, resolve_budget
 from reasoning.context import MethodContext
 from reasoning.critic import CriticInput, FeatureCritic, PromptedCritic, SufficiencyCritic, Verdict, critic_features
+from reasoning.llm.accounting import SpendingLedger
 from reasoning.llm.protocol import LLMBackend
 from reasoning.loop import LoopPolicy, ReasoningLoop
 from reasoning.resources import IndexResources
 from reasoning.result import AskResult
+from reasoning.stop_policy import StopPolicy
+from reasoning.structured import JsonCaller
 from reasoning.trace import Trace
 from retrieval.bundle import MANIFEST
 from retrieval.checksums import sha256_file
@@ -122,11 +125,11 @@ class PracticeCritic:
     observations: list[Observation] = field(default_factory=list)
     name: str = "practice"
 
-    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
-        decisions = {critic.name: critic.judge(inputs, round) for critic in self.critics}
+    def judge(self, inputs: Sequence[CriticInput], round_no: int) -> list[Verdict]:
+        decisions = {critic.name: critic.judge(inputs, round_no) for critic in self.critics}
         rows = [critic_features(item) for item in inputs]
         for i, (item, features) in enumerate(zip(inputs, rows, strict=True)):
-            self.observations.append(Observation(round, item, features, {n: v[i] for n, v in decisions.items()}))
+            self.observations.append(Observation(round_no, item, features, {n: v[i] for n, v in decisions.items()}))
         guide = zip(decisions[self.critics[0].name], inputs, strict=True)
         return [Verdict(False, v.confidence, v.missing or item.next_query, self.name, v.features) for v, item in guide]
 
@@ -173,19 +176,16 @@ def practice_records(
     budget = plan.practice_budget()
     seed = plan.sample_seed(sample)
     temperature = None if sample == 0 else plan.temperature
-    ctx = MethodContext(
-        question=" ".join(question.question.split()),
-        resources=system.index(plan.index),
-        backend=system.backend,
-        budget=budget,
-        trace=Trace(),
-        seed=seed,
-    )
+    llm = JsonCaller(system.backend, SpendingLedger(budget.max_llm_calls, budget.max_tokens), Trace(), seed)
     critics: list[SufficiencyCritic] = [FeatureCritic()]
     if budget.critic == "prompted" or plan.prompted:
-        critics.insert(0 if budget.critic == "prompted" else 1, PromptedCritic(ctx))
+        critics.insert(0 if budget.critic == "prompted" else 1, PromptedCritic(llm))
     recorder = PracticeCritic(critics)
-    result = ReasoningLoop(ctx, LoopPolicy(method="sleuth", temperature=temperature), critic=recorder).run()
+    # never stops a run: every round of every chain is seen
+    stop = StopPolicy(recorder, answer_every_round=budget.answer_every_round)
+    question_text = " ".join(question.question.split())
+    ctx = MethodContext(question_text, system.index(plan.index), budget, llm, stop)
+    result = ReasoningLoop(ctx, LoopPolicy(method="sleuth", temperature=temperature)).run()
     run = {"sample": sample, "seed": seed, "temperature": temperature, "chains": plan.chains, "rounds": plan.rounds}
     final = _final(question, plan, result)
     records = [_record(question, plan, obs, run, final, provenance) for obs in recorder.observations]

@@ -157,12 +157,12 @@ def record_input(record: dict[str, Any], states: dict[tuple[RunKey, int, int], d
     and `others` were kept take them from the records (`states`, by run, chain and round) of the same chain
     the round before and of the run's other chains that round (practice never stops a chain, so those are
     the latest answers)."""
-    key, chain, round = run_key(record), int(record.get("chain", 0)), int(record["round"])
-    previous = states.get((key, chain, round - 1))
+    key, chain, round_no = run_key(record), int(record.get("chain", 0)), int(record["round"])
+    previous = states.get((key, chain, round_no - 1))
     others = record.get("others")
     if others is None:
         chains = range(int(record.get("chains", 1)))
-        others = [states[(key, c, round)]["answer"] for c in chains if c != chain and (key, c, round) in states]
+        others = [states[(key, c, round_no)]["answer"] for c in chains if c != chain and (key, c, round_no) in states]
     evidence = [
         EvidenceItem(
             number=i,
@@ -182,8 +182,8 @@ def record_input(record: dict[str, Any], states: dict[tuple[RunKey, int, int], d
         evidence=evidence,
         plan_done=bool(record.get("plan_done", False)),
         next_query=str(record.get("next_query", "")),
-        round=round,
-        max_rounds=int(record.get("rounds", round)),
+        round=round_no,
+        max_rounds=int(record.get("rounds", round_no)),
         focus=str(record.get("focus", "")),
         facts=tuple(record.get("facts") or ()),
         previous_answer=str(record.get("previous_answer", previous["answer"] if previous else "")),

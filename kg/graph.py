@@ -55,7 +55,7 @@ def entity_id(key: str) -> str:
     return "entity-" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entity:
     id: str
     key: str  # normalised name: the node's identity
@@ -171,18 +171,7 @@ class KnowledgeGraph:
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        entities = [
-            {
-                "id": e.id,
-                "key": e.key,
-                "name": e.name,
-                "label": e.label,
-                "passages": e.passages,
-                "aliases": list(e.aliases),
-            }
-            for e in self.entities
-        ]
-        (directory / _ENTITIES).write_text(json.dumps(entities, ensure_ascii=False), encoding="utf-8")
+        _write_entities(directory / _ENTITIES, self.entities)
         coo = self.mentions.tocoo()
         np.savez(
             directory / _MENTIONS,
@@ -232,6 +221,26 @@ class KnowledgeGraph:
         _check(entities, mentions, edges, directory)
         relations = [str(r) for r in meta.pop("relations", [])]
         return cls(entities, mentions, edges, relations, meta)
+
+
+def _write_entities(path: Path, entities: list[Entity], batch: int = 10_000) -> None:
+    """The entities as one JSON list, written a batch at a time (the bytes json.dumps(list) gives)."""
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("[")
+        for start in range(0, len(entities), batch):
+            records = (
+                {
+                    "id": e.id,
+                    "key": e.key,
+                    "name": e.name,
+                    "label": e.label,
+                    "passages": e.passages,
+                    "aliases": list(e.aliases),
+                }
+                for e in entities[start : start + batch]
+            )
+            handle.write((", " if start else "") + ", ".join(json.dumps(r, ensure_ascii=False) for r in records))
+        handle.write("]")
 
 
 def _check(entities: list[Entity], mentions: sp.csr_matrix, edges: EdgeTable, directory: Path) -> None:

@@ -21,24 +21,11 @@ from retrieval.searcher import SEARCH_MODES, RankedRows, Searcher, SearchResult
 
 GRAPH_MODES = ("graph", "hybrid+graph")
 ALL_MODES = SEARCH_MODES + GRAPH_MODES
-
-
-@dataclass(frozen=True)
-class GraphSearchConfig:
-    """hybrid+graph fuses two independent rankings, hybrid search and the walk from the linked entities,
-    with RRF. Seeding the walk with hybrid hits as well (`passage_seeds` > 0, HippoRAG 2-style) and taking
-    the walk's ranking alone (`fuse=False`) are options; on the dev sets of ../shared/data the plain
-    fusion had the best Recall@5 on all three (see the README)."""
-
-    passage_seeds: int = 0  # hybrid hits that also seed the walk
-    passage_seed_weight: float = 0.05  # their total restart weight; the linked entities weigh 1 together
-    depth: int = 100
-    rrf_k: int = 60
-    fuse: bool = True  # fuse the walk's ranking with the hybrid one (RRF), or take the walk's alone
-
-    def __post_init__(self) -> None:
-        if self.passage_seeds < 0 or self.passage_seed_weight < 0 or self.depth < 1:
-            raise ConfigError(f"bad graph search settings: {self}")
+# hybrid+graph fuses two independent rankings, hybrid search and the walk from the linked entities, by RRF;
+# seeding the walk with hybrid hits as well (HippoRAG 2-style) or taking the walk's ranking alone scored
+# lower Recall@5 on all three dev sets of ../shared/data, and were removed
+GRAPH_DEPTH = 100  # passages each ranking contributes to the fusion
+RRF_K = 60
 
 
 @dataclass(frozen=True)
@@ -87,17 +74,30 @@ def graph_index_with_ner(bundle: IndexBundle) -> GraphIndex:
     return GraphIndex(bundle, extractor=SpacyEntityExtractor())
 
 
+@dataclass(frozen=True)
+class GraphWalk:
+    """A personalised PageRank walk for one query: the entities it linked, the seeds, the ranked rows."""
+
+    linked: list[LinkedEntity]
+    seeds: dict[int, float]  # entity -> restart weight: the given anchors first, then the linked entities
+    rows: RankedRows
+
+
+def walk_from_query(index: GraphIndex, query: str, depth: int, anchors: Sequence[int] = ()) -> GraphWalk:
+    """PPR seeded by the entities the query names (weighted by their link scores) and by `anchors`
+    (weight 1, unless the query links the same entity); the top `depth` passage rows, none without seeds.
+    `sleuth search --mode graph` seeds with the query alone, a reasoning chain also with its anchors."""
+    linked = index.linker.link(query)
+    seeds = {**dict.fromkeys(anchors, 1.0), **seed_weights(linked)}
+    ranked = index.explorer.personalized_pagerank(seeds, top_k=depth) if seeds else []
+    return GraphWalk(linked, seeds, [(r.row, r.score) for r in ranked])
+
+
 class GraphSearcher:
     """All five search modes over one bundle; the graph loads on the first graph query."""
 
-    def __init__(
-        self,
-        searcher: Searcher,
-        graph_loader: Callable[[IndexBundle], GraphIndex] = GraphIndex,
-        config: GraphSearchConfig | None = None,
-    ) -> None:
+    def __init__(self, searcher: Searcher, graph_loader: Callable[[IndexBundle], GraphIndex] = GraphIndex) -> None:
         self.searcher = searcher
-        self.config = config or GraphSearchConfig()
         self._graph_loader = graph_loader
         self.last_queries: list[GraphQuery] = []
 
@@ -122,32 +122,15 @@ class GraphSearcher:
             raise ConfigError(f"unknown search mode {mode!r}: use one of {', '.join(ALL_MODES)}")
         if any(not q.strip() for q in queries):
             raise ConfigError("the query is empty")
-        hybrid = self.searcher.search_rows(queries, "hybrid", max(k, self.config.depth)) if mode != "graph" else None
+        depth = max(k, GRAPH_DEPTH)
+        hybrid = self.searcher.search_rows(queries, "hybrid", depth) if mode != "graph" else None
         results, self.last_queries = [], []
         for i, query in enumerate(queries):
-            seeds = hybrid[i] if hybrid is not None else []
-            graph_rows, info = self._graph_rows(query, seeds, max(k, self.config.depth))
-            self.last_queries.append(info)
-            if hybrid is None or not self.config.fuse:
-                results.append(graph_rows[:k])
+            walk = walk_from_query(self.graph_index, query, depth)
+            reason = None if walk.linked else "no entity of the question is in the graph"
+            self.last_queries.append(GraphQuery(walk.linked, reason))
+            if hybrid is None:
+                results.append(walk.rows[:k])
             else:
-                fused = reciprocal_rank_fusion([hybrid[i], graph_rows], k=self.config.rrf_k)
-                results.append(fused[:k])
+                results.append(reciprocal_rank_fusion([hybrid[i], walk.rows], k=RRF_K)[:k])
         return results
-
-    def _graph_rows(self, query: str, hybrid_rows: RankedRows, depth: int) -> tuple[RankedRows, GraphQuery]:
-        index = self.graph_index
-        linked = index.linker.link(query)
-        passage_seeds = self._passage_seeds(hybrid_rows)
-        if not linked and not passage_seeds:
-            return [], GraphQuery([], "no entity of the question is in the graph")
-        ranked = index.explorer.personalized_pagerank(seed_weights(linked), passage_seeds, top_k=depth)
-        reason = None if linked else "no entity of the question is in the graph; walked from search hits only"
-        return [(r.row, r.score) for r in ranked], GraphQuery(linked, reason)
-
-    def _passage_seeds(self, hybrid_rows: RankedRows) -> dict[int, float]:
-        top = hybrid_rows[: self.config.passage_seeds]
-        if not top:
-            return {}
-        total = sum(1.0 / rank for rank in range(1, len(top) + 1))
-        return {row: self.config.passage_seed_weight / (rank * total) for rank, (row, _) in enumerate(top, start=1)}

@@ -1,10 +1,17 @@
-"""The knowledge-graph stage of `sleuth index build`: NER, relations, synonyms, then the graph files."""
+"""The knowledge-graph stage of `sleuth index build`: NER, relations, synonyms, then the graph files.
+
+Relations are extracted only when an LLM is given (`sleuth index build --kg-llm SPEC`): the first
+`llm_limit` passages (all without a limit) go to `kg.openie.LLMTripleExtractor`, and each valid triple
+becomes a relation edge of the graph (see `kg.assembly`). The manifest's `graph.llm_relations` records
+what ran: the model, the limit, the passages, triples kept, failures and seconds.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,10 +20,11 @@ from kg.assembly import AssemblyConfig, GraphAssembler
 from kg.graph import GRAPH_DIR
 from kg.name_vectors import NameIndex, SynonymConfig, make_vectorizer
 from kg.ner import EntityExtractor
-from kg.openie import LLMTripleExtractor
+from kg.openie import CompletionModel, LLMTripleExtractor
 from retrieval.builder import StageClock
 from retrieval.bundle import MANIFEST, PASSAGES, IndexBundle, Manifest
 from retrieval.embedders import Embedder
+from retrieval.errors import ConfigError
 from retrieval.passage_store import PassageStore
 from retrieval.progress import ProgressReporter, SilentProgress
 from retrieval.staging import staged_directory
@@ -29,6 +37,10 @@ class GraphBuildConfig:
     assembly: AssemblyConfig = field(default_factory=AssemblyConfig)
     synonyms: SynonymConfig = field(default_factory=SynonymConfig)
     llm_limit: int | None = None  # passages given to the LLM for triples (None: all, when an LLM is set)
+
+    def __post_init__(self) -> None:
+        if self.llm_limit is not None and self.llm_limit < 1:
+            raise ConfigError(f"the LLM relation limit must be at least 1 passage, got {self.llm_limit}")
 
 
 class KnowledgeGraphStage:
@@ -44,12 +56,14 @@ class KnowledgeGraphStage:
         embedder: Embedder | None = None,
         triples: LLMTripleExtractor | None = None,
         describe_extractor: dict[str, Any] | None = None,
+        relation_model: str | None = None,
     ) -> None:
         self.extractor = extractor
         self.config = config or GraphBuildConfig()
         self.embedder = embedder
         self.triples = triples
         self._extractor_info = describe_extractor or {}
+        self._relation_model = relation_model  # what the manifest calls the LLM (its spec)
 
     def run(self, store: PassageStore, staging: Path, clock: StageClock) -> dict[str, Any]:
         assembler = GraphAssembler(self.config.assembly)
@@ -58,6 +72,7 @@ class KnowledgeGraphStage:
         synonyms = self._link_synonyms(assembler, staging / GRAPH_DIR, clock)
         with clock.stage("graph", None, "files") as bar:
             graph = assembler.finish(len(store))
+            del assembler  # its arrays are not needed while the files are written
             graph.meta.update({"synonyms": asdict(self.config.synonyms)})
             graph.save(staging / GRAPH_DIR)
             bar.advance()
@@ -84,32 +99,48 @@ class KnowledgeGraphStage:
 
     def _extract_relations(self, store: PassageStore, assembler: GraphAssembler, clock: StageClock) -> dict[str, Any]:
         if self.triples is None:
-            return {"used": False, "reason": "no LLM backend configured"}
+            return {"used": False, "reason": "no LLM given (sleuth index build --kg-llm SPEC)"}
         limit = len(store) if self.config.llm_limit is None else min(self.config.llm_limit, len(store))
+        start = time.perf_counter()
+        kept = 0
         with clock.stage("llm-relations", limit, "passages") as bar:
             passages = store.get_rows(list(range(limit)))
             pairs = [(p.title, p.text) for p in passages]
-            kept = 0
             for row, triples in enumerate(self.triples.extract(pairs)):
                 kept += sum(assembler.add_relation(row, t.subject, t.relation, t.object) for t in triples)
                 bar.advance()
         stats = self.triples.stats
-        return {
+        section = {
             "used": True,
+            "model": self._relation_model,
+            "limit": self.config.llm_limit,
             "passages": limit,
-            "triples": kept,
+            "triples": kept,  # added to the graph as relation edges
+            "triples_parsed": stats.triples,  # valid triples (a triple whose two names are one entity is not kept)
+            "failures": stats.failures,
             "invalid_json": stats.invalid_json,
+            "failed_calls": stats.failed_calls,
             "invalid_triples": stats.invalid_triples,
+            "ungrounded_triples": stats.ungrounded_triples,
+            "duplicate_triples": stats.duplicate_triples,
+            "errors": stats.errors,
+            "seconds": round(time.perf_counter() - start, 3),
         }
+        log.info(
+            "LLM relations: %d triples from %d passages (%d failures) in %.1f s",
+            kept,
+            limit,
+            stats.failures,
+            section["seconds"],
+        )
+        return section
 
     def _link_synonyms(self, assembler: GraphAssembler, directory: Path, clock: StageClock) -> int:
         config = self.config.synonyms
         keys = assembler.entity_keys()
         with clock.stage("synonyms", len(keys), "entities") as bar:
-            vectorizer = make_vectorizer(config.vectors, self.embedder)
-            vectors = vectorizer.vectorize(keys)
-            names = NameIndex.build(vectors, vectorizer, config)
-            count = assembler.add_synonyms(names.synonym_pairs(vectors, config))
+            names = NameIndex.build(keys, make_vectorizer(config.vectors, self.embedder), config)
+            count = assembler.add_synonyms(names.synonym_pairs(config))
             directory.mkdir(parents=True, exist_ok=True)
             names.save(directory)
             bar.advance(len(keys))
@@ -117,14 +148,30 @@ class KnowledgeGraphStage:
 
 
 def graph_stage(
-    embedder: Embedder | None = None, *, synonyms: SynonymConfig | None = None, ner_processes: int = 1
+    embedder: Embedder | None = None,
+    *,
+    synonyms: SynonymConfig | None = None,
+    ner_processes: int = 1,
+    relations: CompletionModel | None = None,
+    relation_model: str | None = None,
+    llm_limit: int | None = None,
 ) -> KnowledgeGraphStage:
-    """The graph stage with the packaged spaCy NER model: what `sleuth index build` runs by default."""
+    """The graph stage with the packaged spaCy NER model: what `sleuth index build` runs by default.
+    With `relations` (an LLM), it also extracts relation triples from the first `llm_limit` passages,
+    keeping those whose subject and object the passage names; `relation_model` names that LLM in the
+    manifest."""
     from kg.ner import SpacyEntityExtractor, SpacyNerConfig
 
+    config = GraphBuildConfig(synonyms=synonyms or SynonymConfig(), llm_limit=llm_limit)
     extractor = SpacyEntityExtractor(SpacyNerConfig(n_process=ner_processes))
-    config = GraphBuildConfig(synonyms=synonyms or SynonymConfig())
-    return KnowledgeGraphStage(extractor, config, embedder=embedder, describe_extractor=extractor.describe())
+    return KnowledgeGraphStage(
+        extractor,
+        config,
+        embedder=embedder,
+        triples=LLMTripleExtractor(relations, grounded=True) if relations is not None else None,
+        describe_extractor=extractor.describe(),
+        relation_model=relation_model,
+    )
 
 
 def add_graph(directory: Path, stage: KnowledgeGraphStage, *, progress: ProgressReporter | None = None) -> Manifest:

@@ -34,11 +34,6 @@ FORMAT_VERSION = 1
 SHAPE_KNOBS = ("chains", "max_rounds", "passages_per_round", "rerank_depth")
 
 
-def default_allocation_path() -> Path:
-    """Where a default allocation model ships inside the package (it may not exist)."""
-    return Path(__file__).resolve().parent / "allocations" / "default.json"
-
-
 def design_row(
     knobs: Mapping[str, Any], mean_tokens: float, question_type: str, types: Sequence[str]
 ) -> dict[str, float]:
@@ -111,8 +106,9 @@ class AllocationModel:
             raise ConfigError(f"allocation model {path} is corrupt: {exc}") from exc
         return cls(str(data.get("method", "sleuth")), configurations, f1, data)
 
-    def predicted_f1(self, config: Configuration, question_type: str | None = None) -> float | None:
-        return None if self.f1 is None else self.f1.predict(config.knobs, config.mean_tokens, question_type)
+    def predicted_f1(self, config: Configuration) -> float | None:
+        """The F1 predicted for the configuration on a question of unknown type (the types' mix)."""
+        return None if self.f1 is None else self.f1.predict(config.knobs, config.mean_tokens)
 
 
 def _f1_model(data: dict[str, Any]) -> F1Model:
@@ -132,7 +128,7 @@ class Allocation:
     message: str
 
 
-def choose_budget(tokens: int, model: AllocationModel | None = None, question_type: str | None = None) -> Allocation:
+def choose_budget(tokens: int, model: AllocationModel | None = None) -> Allocation:
     """The budget for at most `tokens` prompt + completion tokens per question (see the module docstring)."""
     if not isinstance(tokens, int) or tokens < 1:
         raise ConfigError(f"budget tokens must be a positive integer, got {tokens!r}")
@@ -144,8 +140,8 @@ def choose_budget(tokens: int, model: AllocationModel | None = None, question_ty
         detail = f"; the cheapest measured, {cheapest.budget}, used {cheapest.mean_tokens:,.0f}" if cheapest else ""
         raise ConfigError(f"no configuration fits within {tokens:,} tokens per question{detail}: raise --budget-tokens")
     if model.f1 is not None:
-        best = max(fitting, key=lambda c: (model.predicted_f1(c, question_type) or 0.0, -c.mean_tokens))
-        predicted = model.predicted_f1(best, question_type)
+        best = max(fitting, key=lambda c: (model.predicted_f1(c) or 0.0, -c.mean_tokens))
+        predicted = model.predicted_f1(best)
         return _allocation(best, tokens, "model", predicted, f"predicted F1 {predicted:.3f}")
     presets = [c for c in fitting if c.budget in BUDGET_NAMES]
     if not presets:
@@ -179,8 +175,6 @@ def _by_caps(tokens: int) -> Allocation:
 
 
 def load_allocation(path: Path | str | None) -> AllocationModel | None:
-    """The allocation model at `path`, else the shipped default if there is one, else None."""
-    if path is not None:
-        return AllocationModel.load(path)
-    default = default_allocation_path()
-    return AllocationModel.load(default) if default.is_file() else None
+    """The allocation model at `path` (`SystemSettings.allocation`, `--allocation`); None without one, and
+    then `choose_budget` goes by the presets' caps and says so in its message."""
+    return AllocationModel.load(path) if path is not None else None

@@ -13,7 +13,7 @@ from reasoning.evidence import EvidenceItem
 from reasoning.explanation import result_of
 from reasoning.prompts import READ, read_prompt
 from reasoning.result import AskResult
-from reasoning.structured import call_json, field_str
+from reasoning.structured import field_str
 from reasoning.text import clean_answer, is_unknown, shorten
 from retrieval.documents import Hit
 
@@ -75,7 +75,7 @@ def _read(ctx: MethodContext, method: str, hits: Sequence[tuple[int, Hit]] | Non
         ]
     lines = chain.lines() if hits is not None else None
     with ctx.trace.stage("reason"):
-        reply = call_json(ctx, READ, [read_prompt(ctx.question, lines)], round=1)[0]
+        reply = ctx.llm(READ, [read_prompt(ctx.question, lines)], round_no=1)[0]
     answer = clean_answer(field_str(reply, "answer", 80))
     ctx.trace.record("reason", round=1, **(reply or {"error": "no usable LLM reply"}))
     if reply is not None:

@@ -1,22 +1,28 @@
 """How much test-time compute one question may spend: presets and explicit knobs, with hard caps.
 
-`fast` is one chain with the cheap (embedding, entity, graph) reranker and the feature critic: a few
-small LLM calls. `balanced` runs two chains, lets the LLM weigh the reranking criteria for the
-question, asks the LLM critic, and verifies the winner against its passages. `thorough` runs three
-chains for more rounds and has the LLM judge candidates too. Caps on LLM calls and tokens are hard: the
-loop stops starting new work when the next call could pass them, and answers with what it has.
+`fast` is one chain with the cheap (embedding, entity, graph) reranker and the trained critic (learnt from
+self-practice, no LLM call), which ends the run at its first sufficient answer: a few small LLM calls.
+`balanced` (the default of `sleuth ask` and `POST /v1/ask`) runs two chains, lets the LLM weigh the
+reranking criteria for the question, asks the LLM critic, and verifies the winner against its passages.
+`thorough` runs three chains for more rounds and has the LLM judge candidates too. Caps on LLM calls and
+tokens are hard: the loop stops starting new work when the next call could pass them, and answers with
+what it has.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from retrieval.errors import ConfigError
 
+BudgetName = Literal["fast", "balanced", "thorough"]
+BUDGET_NAMES: tuple[BudgetName, ...] = get_args(BudgetName)
+DEFAULT_BUDGET: BudgetName = "balanced"  # what `sleuth ask` and `POST /v1/ask` use when none is named
+
 # trained: learnt from self-practice (reasoning.trained_critic); none: never stop early (a fixed number of rounds)
 CriticKind = Literal["feature", "prompted", "trained", "none"]
-CRITIC_KINDS: tuple[CriticKind, ...] = ("feature", "prompted", "trained", "none")
+CRITIC_KINDS: tuple[CriticKind, ...] = get_args(CriticKind)
 
 
 @dataclass(frozen=True)
@@ -28,19 +34,19 @@ class Budget:
     rerank_depth: int = 20  # candidates the reranker scores per chain and round
     llm_criteria: bool = False  # the LLM infers the reranking criteria weights for the question
     llm_judge: bool = False  # the LLM judges the top candidates (REBEL-style), at higher budgets
+    # the stop policy (resolved into critic and rules by `reasoning.stop_policy.resolve_stop_policy`)
     critic: CriticKind = "feature"
-    critic_dir: str | None = None  # the trained critic's directory; None: the shipped default (critic "trained")
+    # the trained critic's directory; None: the system's (`SystemSettings.critic_dir`, else the shipped one)
+    critic_dir: str | None = None
     # the reader gives its best answer every round, never "unknown", and the critic alone decides when it is
-    # enough (SIM-RAG); otherwise only the last round asks for an answer come what may. A trained critic
-    # learnt on practice run this way turns it on (`TrainedCritic.answer_every_round`).
+    # enough (SIM-RAG); otherwise only the last round asks for an answer come what may
     answer_every_round: bool = False
-    # the run answers as soon as the critic finds one chain sufficient, instead of each chain stopping on its
-    # own; None: as the critic says (a trained critic's training chose it: `TrainedCritic.stop_run`), else off
-    stop_run: bool | None = None
+    # the run answers as soon as the critic finds one chain sufficient, instead of each chain stopping on its own
+    stop_run: bool = False
     verify: bool = False  # re-check the winning answer against its cited passages with the LLM
     # with verify: an answer the critic judged sufficient, uncontested by another chain, is not re-checked by
-    # the LLM (the critic has vouched for it); None: as the critic says (`TrainedCritic.trust_critic`), else off
-    trust_critic: bool | None = None
+    # the LLM (the critic has vouched for it)
+    trust_critic: bool = False
     sentences_per_passage: int = 2  # evidence sentences the LLM reads per passage
     max_llm_calls: int = 8
     max_tokens: int = 12_000  # prompt + completion tokens per question
@@ -74,8 +80,10 @@ class Budget:
         return asdict(self)
 
 
+# Every preset states its whole stop policy. `fast`'s is the one its trained critic's self-practice chose
+# (results/practice/critic-threshold-sweep-confidence.md): stop the run at the first sufficient chain.
 PRESETS: dict[str, Budget] = {
-    "fast": Budget(name="fast"),
+    "fast": Budget(name="fast", critic="trained", stop_run=True, trust_critic=True),
     "balanced": Budget(
         name="balanced",
         chains=2,
@@ -84,7 +92,10 @@ PRESETS: dict[str, Budget] = {
         rerank_depth=24,
         llm_criteria=True,
         critic="prompted",
+        answer_every_round=False,
+        stop_run=False,
         verify=True,
+        trust_critic=False,
         max_llm_calls=20,
         max_tokens=30_000,
     ),
@@ -97,13 +108,15 @@ PRESETS: dict[str, Budget] = {
         llm_criteria=True,
         llm_judge=True,
         critic="prompted",
+        answer_every_round=False,
+        stop_run=False,
         verify=True,
+        trust_critic=False,
         sentences_per_passage=3,
         max_llm_calls=48,
         max_tokens=80_000,
     ),
 }
-BUDGET_NAMES = tuple(PRESETS)
 KNOBS = tuple(k for k in Budget.__dataclass_fields__ if k != "name")
 
 

@@ -75,7 +75,7 @@ class Chain:
         return [e.line() for e in self.evidence]
 
     def add_evidence(
-        self, ranked: Sequence[Candidate], count: int, round: int, vectors: PassageVectors, sentences: int
+        self, ranked: Sequence[Candidate], count: int, round_no: int, vectors: PassageVectors, sentences: int
     ) -> list[EvidenceItem]:
         target = vectors.of_texts([f"{self.question} {self.focus}"])[0]
         added = []
@@ -86,7 +86,7 @@ class Chain:
                 passage=candidate.passage,
                 sentences=best_sentences(candidate.passage, target, vectors, sentences),
                 score=candidate.score,
-                round=round,
+                round=round_no,
                 sources=tuple(sorted(candidate.ranks)),
             )
             self.evidence.append(item)
@@ -108,7 +108,9 @@ class Chain:
         self.step = min(self.step + 1, len(self.plan) - 1)
         self.rounds += 1
 
-    def critic_input(self, max_rounds: int) -> CriticInput:
+    def critic_input(self, max_rounds: int, focus: str, others: tuple[str, ...] = ()) -> CriticInput:
+        """The chain's state for the critic; `focus` is the step it looked for this round (before `apply`
+        moved it on), `others` the latest answers of the run's other chains."""
         return CriticInput(
             chain=self.id,
             question=self.question,
@@ -121,6 +123,9 @@ class Chain:
             max_rounds=max_rounds,
             answer_logprob=self.answer_logprob,
             answer_min_logprob=self.answer_min_logprob,
+            focus=focus,
+            facts=tuple(self.facts),
+            others=others,
         )
 
     def stop(self, reason: str) -> None:

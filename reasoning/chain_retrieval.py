@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kg.exploration import GraphPath
+from kg.graph_search import walk_from_query
 from kg.linking import LinkedEntity
 from reasoning.evidence import Candidate
 from reasoning.resources import IndexResources
@@ -49,7 +50,7 @@ class ChainRetriever:
             return []
         return self.resources.graph.graph_index.linker.link(text)
 
-    def candidates(self, queries: Sequence[ChainQuery], depth: int, round: int) -> list[list[Candidate]]:
+    def candidates(self, queries: Sequence[ChainQuery], depth: int, round_no: int) -> list[list[Candidate]]:
         """Up to `depth` candidates per query, best fused rank first."""
         with self.trace.stage("retrieve"):
             hybrid = self.resources.searcher.search_rows([q.query for q in queries], "hybrid", depth * 2)
@@ -62,7 +63,7 @@ class ChainRetriever:
                 self.trace.record(
                     "retrieve",
                     chain=query.chain,
-                    round=round,
+                    round=round_no,
                     query=query.query,
                     anchors=list(query.anchors),
                     graph_weight=query.graph_weight,
@@ -82,13 +83,11 @@ class ChainRetriever:
     def _graph_lists(self, query: ChainQuery, depth: int) -> dict[str, RankedRows]:
         assert self.resources.graph is not None
         index = self.resources.graph.graph_index
-        linked = {e.entity: e.score for e in index.linker.link(query.query)}
-        seeds = {**{a: 1.0 for a in query.anchors}, **linked}
-        if not seeds:
+        walk = walk_from_query(index, query.query, depth, anchors=query.anchors)
+        if not walk.seeds:
             return {}
         explorer = index.explorer
-        ppr = [(r.row, r.score) for r in explorer.personalized_pagerank(seeds, top_k=depth)]
-        anchors = list(seeds)[:8]  # the chain's own anchors first, then what its query names
+        anchors = list(walk.seeds)[:8]  # the chain's own anchors first, then what its query names
         neighbours: dict[int, float] = {}
         for n in explorer.neighbours(anchors, hops=1, limit=NEIGHBOUR_LIMIT):
             if n.support:
@@ -99,7 +98,7 @@ class ChainRetriever:
                 self.paths.setdefault(query.chain, {})[self._describe(path)] = path.support
                 for row in path.support:
                     paths[row] = max(paths.get(row, 0.0), 1.0 / path.length)
-        return {"ppr": ppr, "neighbour": _ranked(neighbours), "path": _ranked(paths)}
+        return {"ppr": walk.rows, "neighbour": _ranked(neighbours), "path": _ranked(paths)}
 
     def paths_for(self, chain: int, rows: set[int]) -> list[str]:
         """The graph paths a chain found whose supporting passages include one of `rows`."""

@@ -5,7 +5,12 @@ it search again, and for what?
 answer found in the evidence, the plan done, the chain asking for nothing more, evidence scores).
 `PromptedCritic` asks the LLM, all active chains in one batch, and falls back to the feature critic for a
 chain whose reply cannot be parsed. A trained critic implements the same protocol
-(`reasoning.trained_critic.TrainedCritic`, learnt from self-practice runs).
+(`reasoning.trained_critic.TrainedCritic`, learnt from self-practice runs). `AnswerPresentCritic` is the
+iterative baseline's rule, `FixedRoundsCritic` never stops a chain. Which one a run uses, and the rules
+around it, are resolved from the budget in one place: `reasoning.stop_policy.resolve_stop_policy`.
+
+Every critic caps the confidence of a chain without an answer at `NO_ANSWER_CONFIDENCE`
+(`cap_unanswered`): no answer is never sufficient.
 """
 
 from __future__ import annotations
@@ -16,10 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from reasoning.context import MethodContext
 from reasoning.evidence import EvidenceItem
 from reasoning.prompts import CRITIC, critic_prompt
-from reasoning.structured import call_json, field_float, field_str
+from reasoning.structured import JsonCaller, field_float, field_str
 from reasoning.text import answer_in_text, answer_type_matches, is_unknown, normalize_answer
 
 
@@ -33,10 +37,10 @@ class CriticInput:
     next_query: str  # what the chain itself asked to search next
     round: int  # 1-based
     max_rounds: int
-    focus: str = ""  # the sub-question the chain looked for this round (set by the loop)
-    facts: tuple[str, ...] = ()  # the chain's reasoning so far, one entry per round (set by the loop)
+    focus: str = ""  # the sub-question the chain looked for this round
+    facts: tuple[str, ...] = ()  # the chain's reasoning so far, one entry per round
     previous_answer: str = ""  # the chain's candidate answer after the round before ("" in round 1)
-    others: tuple[str, ...] = ()  # the latest answers of the run's other chains, stopped ones too (set by the loop)
+    others: tuple[str, ...] = ()  # the latest answers of the run's other chains, stopped ones too
     # the reader's mean and lowest token log-probability over its answer (None: no answer, or no log-probabilities)
     answer_logprob: float | None = None
     answer_min_logprob: float | None = None
@@ -63,7 +67,20 @@ class Verdict:
 class SufficiencyCritic(Protocol):
     name: str
 
-    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]: ...
+    def judge(self, inputs: Sequence[CriticInput], round_no: int) -> list[Verdict]: ...
+
+
+NO_ANSWER_CONFIDENCE = 0.2  # the most confidence any critic gives a chain without an answer
+
+
+def cap_unanswered(confidence: float, has_answer: bool) -> float:
+    """A critic's confidence, capped at NO_ANSWER_CONFIDENCE for a chain without an answer."""
+    return confidence if has_answer else min(confidence, NO_ANSWER_CONFIDENCE)
+
+
+def sigmoid(z: float) -> float:
+    """The logistic function, safe for any finite z."""
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
 def critic_features(item: CriticInput) -> dict[str, float]:
@@ -145,15 +162,13 @@ class FeatureCritic:
         self.bias = bias
         self.threshold = threshold
 
-    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
+    def judge(self, inputs: Sequence[CriticInput], round_no: int) -> list[Verdict]:
         return [self.verdict(item) for item in inputs]
 
     def verdict(self, item: CriticInput) -> Verdict:
         features = critic_features(item)
         z = self.bias + sum(w * features.get(name, 0.0) for name, w in self.weights.items())
-        confidence = 1.0 / (1.0 + math.exp(-z))
-        if not features["has_answer"]:
-            confidence = min(confidence, 0.2)
+        confidence = cap_unanswered(sigmoid(z), bool(features["has_answer"]))
         sufficient = confidence >= self.threshold
         return Verdict(sufficient, confidence, "" if sufficient else item.next_query, self.name, features)
 
@@ -161,11 +176,11 @@ class FeatureCritic:
 class PromptedCritic:
     name = "prompted"
 
-    def __init__(self, ctx: MethodContext, fallback: FeatureCritic | None = None) -> None:
-        self.ctx = ctx
+    def __init__(self, llm: JsonCaller, fallback: FeatureCritic | None = None) -> None:
+        self.llm = llm
         self.fallback = fallback or FeatureCritic()
 
-    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
+    def judge(self, inputs: Sequence[CriticInput], round_no: int) -> list[Verdict]:
         verdicts: list[Verdict | None] = [None] * len(inputs)
         asked = [i for i, item in enumerate(inputs) if not is_unknown(item.answer)]
         for i, item in enumerate(inputs):
@@ -174,9 +189,7 @@ class PromptedCritic:
         prompts = [
             critic_prompt(inputs[i].question, [e.line() for e in inputs[i].evidence], inputs[i].answer) for i in asked
         ]
-        replies = (
-            call_json(self.ctx, CRITIC, prompts, chains=[inputs[i].chain for i in asked], round=round) if asked else []
-        )
+        replies = self.llm(CRITIC, prompts, chains=[inputs[i].chain for i in asked], round_no=round_no) if asked else []
         for i, reply in zip(asked, replies, strict=True):
             item = inputs[i]
             if reply is None or not isinstance(reply.get("sufficient"), bool):
@@ -188,3 +201,25 @@ class PromptedCritic:
             missing = field_str(reply, "missing", 120) or item.next_query
             verdicts[i] = Verdict(sufficient, confidence, "" if sufficient else missing, self.name, features)
         return [v for v in verdicts if v is not None]
+
+
+class AnswerPresentCritic:
+    """Sufficient as soon as the chain has an answer: the iterative baseline's stopping rule."""
+
+    name = "answer-present"
+
+    def judge(self, inputs: Sequence[CriticInput], round_no: int) -> list[Verdict]:
+        verdicts = []
+        for item in inputs:
+            has = bool(item.answer)
+            verdicts.append(Verdict(has, 0.6 if has else 0.0, "" if has else item.next_query, self.name))
+        return verdicts
+
+
+class FixedRoundsCritic:
+    """Never sufficient: every chain runs all its rounds (the fixed-rounds baseline of the critics)."""
+
+    name = "none"
+
+    def judge(self, inputs: Sequence[CriticInput], round_no: int) -> list[Verdict]:
+        return [Verdict(False, 0.0, item.next_query, self.name) for item in inputs]

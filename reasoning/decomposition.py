@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 from kg.linking import LinkedEntity
 from reasoning.chain_retrieval import ChainRetriever
-from reasoning.context import MethodContext
 from reasoning.prompts import CRITERIA, DECOMPOSE, DECOMPOSE_WITH_CRITERIA, decompose_prompt
-from reasoning.structured import call_json
+from reasoning.structured import JsonCaller
 from reasoning.text import content_words
 
 MAX_SUB_QUESTIONS = 4
@@ -37,11 +36,13 @@ class Decomposition:
     source: str  # llm | fallback | none
 
 
-def decompose(ctx: MethodContext, retriever: ChainRetriever, *, use_llm: bool, with_criteria: bool) -> Decomposition:
-    question = ctx.question
-    with ctx.trace.stage("link"):
+def decompose(
+    question: str, llm: JsonCaller, retriever: ChainRetriever, *, use_llm: bool, with_criteria: bool
+) -> Decomposition:
+    trace = llm.trace
+    with trace.stage("link"):
         linked = tuple(retriever.link(question))
-    ctx.trace.record(
+    trace.record(
         "link",
         entities=[{"id": e.entity_id, "name": e.name, "mention": e.mention, "score": e.score} for e in linked],
         graph=retriever.use_graph,
@@ -50,15 +51,15 @@ def decompose(ctx: MethodContext, retriever: ChainRetriever, *, use_llm: bool, w
     texts, criteria, source = [question], None, "none"
     if use_llm:
         call = DECOMPOSE_WITH_CRITERIA if with_criteria else DECOMPOSE
-        reply = call_json(ctx, call, [decompose_prompt(question, with_criteria=with_criteria)])[0]
+        reply = llm(call, [decompose_prompt(question, with_criteria=with_criteria)])[0]
         parsed = _sub_questions(reply)
         texts, source = (parsed, "llm") if parsed else ([question], "fallback")
         if with_criteria and reply is not None:
             criteria = _criteria(reply.get("criteria"))
-    with ctx.trace.stage("link"):
+    with trace.stage("link"):
         subs = tuple(SubQuestion(t, tuple(retriever.link(t))) for t in texts)
     decomposition = Decomposition(linked, subs, criteria, source)
-    ctx.trace.record(
+    trace.record(
         "decompose",
         source=source,
         sub_questions=[s.to_json() for s in subs],

@@ -45,7 +45,7 @@ def ranked_evidence(first: Sequence[EvidenceItem], others: Sequence[Sequence[Evi
 
 
 def cost_of(ctx: MethodContext) -> Cost:
-    s = ctx.spending
+    s = ctx.spending.totals()
     return Cost(s.calls, s.prompt_tokens, s.completion_tokens, ctx.trace.elapsed_s, s.failed_calls)
 
 

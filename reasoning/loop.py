@@ -8,20 +8,17 @@ no decomposition, no graph, relevance-only ranking, and it stops as soon as it h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from reasoning.chain import Chain, seed_chains
 from reasoning.chain_retrieval import ChainQuery, ChainRetriever
 from reasoning.context import MethodContext
-from reasoning.critic import CriticInput, FeatureCritic, PromptedCritic, SufficiencyCritic, Verdict
 from reasoning.decomposition import decompose
 from reasoning.evidence import PassageVectors
 from reasoning.explanation import result_of
 from reasoning.prompts import REASON, reason_prompt
-from reasoning.reranking import RELEVANCE_ONLY, MultiCriteriaReranker, RerankRequest, blend_weights
+from reasoning.reranking import RELEVANCE_ONLY, MultiCriteriaReranker, Reranker, RerankRequest, blend_weights
 from reasoning.result import AskResult
-from reasoning.structured import call_json
 from reasoning.verification import CrossChainVerifier
 
 
@@ -31,55 +28,17 @@ class LoopPolicy:
     decompose: bool = True
     use_graph: bool = True
     multi_criteria: bool = True  # False: relevance only
-    stop_on_answer: bool = False  # the iterative baseline's rule, instead of a critic
     temperature: float | None = None  # of the reasoning step; None: 0.3 with several chains, else the prompt's
 
 
-class AnswerPresentCritic:
-    """Sufficient as soon as the chain has an answer: the iterative baseline's stopping rule."""
-
-    name = "answer-present"
-
-    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
-        verdicts = []
-        for item in inputs:
-            has = bool(item.answer)
-            verdicts.append(Verdict(has, 0.6 if has else 0.0, "" if has else item.next_query, self.name))
-        return verdicts
-
-
-class FixedRoundsCritic:
-    """Never sufficient: every chain runs all its rounds (the fixed-rounds baseline of the critics)."""
-
-    name = "none"
-
-    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
-        return [Verdict(False, 0.0, item.next_query, self.name) for item in inputs]
-
-
-def _critic_says(critic: SufficiencyCritic, name: str) -> bool:
-    return bool(getattr(critic, name, False))
-
-
-def _knob_or_critic(value: bool | None, critic: SufficiencyCritic, name: str) -> bool:
-    """A budget knob's value, or with none given, the critic's own setting (off for critics without one)."""
-    return value if value is not None else _critic_says(critic, name)
-
-
 class ReasoningLoop:
-    def __init__(self, ctx: MethodContext, policy: LoopPolicy, critic: SufficiencyCritic | None = None) -> None:
+    def __init__(self, ctx: MethodContext, policy: LoopPolicy) -> None:
         self.ctx = ctx
         self.policy = policy
+        self.stop = ctx.stop  # the critic and the rules around it, resolved from the budget
         self.budget = ctx.budget
         self.retriever = ChainRetriever(ctx.resources, ctx.trace, use_graph=policy.use_graph)
         self.vectors = PassageVectors(ctx.resources.bundle, ctx.resources.searcher.embedder)
-        self.critic = critic or self._default_critic()
-        # a critic trained on answers given every round must be shown such answers; one trained to end the
-        # run at the first sufficient chain stops it so, and its sufficient answers may skip the LLM re-check,
-        # unless the budget says otherwise
-        self.answer_every_round = self.budget.answer_every_round or _critic_says(self.critic, "answer_every_round")
-        self.stop_run = _knob_or_critic(self.budget.stop_run, self.critic, "stop_run")
-        self.trust_critic = _knob_or_critic(self.budget.trust_critic, self.critic, "trust_critic")
         self.reason_call = replace(REASON, temperature=self._reason_temperature())
 
     def _reason_temperature(self) -> float:
@@ -89,112 +48,109 @@ class ReasoningLoop:
             return 0.3  # sampling varies the chains too
         return REASON.temperature
 
-    def _default_critic(self) -> SufficiencyCritic:
-        if self.policy.stop_on_answer:
-            return AnswerPresentCritic()
-        if self.budget.critic == "prompted":
-            return PromptedCritic(self.ctx)
-        if self.budget.critic == "none":
-            return FixedRoundsCritic()
-        if self.budget.critic == "trained":
-            from reasoning.trained_critic import load_critic
-
-            return load_critic(self.budget.critic_dir)
-        return FeatureCritic()
-
     def run(self) -> AskResult:
         ctx, budget = self.ctx, self.budget
-        # as run: a critic may set these
-        knobs = budget.to_json() | {
-            "answer_every_round": self.answer_every_round,
-            "stop_run": self.stop_run,
-            "trust_critic": self.trust_critic,
-        }
-        ctx.trace.record("start", method=self.policy.method, question=ctx.question, budget=knobs)
+        ctx.trace.record(
+            "start",
+            method=self.policy.method,
+            question=ctx.question,
+            budget=budget.to_json(),
+            stop=self.stop.describe(),
+        )
         decomposition = decompose(
-            ctx,
+            ctx.question,
+            ctx.llm,
             self.retriever,
             use_llm=self.policy.decompose,
             with_criteria=self.policy.decompose and budget.llm_criteria,
         )
         weights = blend_weights(decomposition.criteria) if self.policy.multi_criteria else RELEVANCE_ONLY
         reranker = MultiCriteriaReranker(
-            ctx, self.vectors, weights, question=ctx.question, llm_judge=self.policy.multi_criteria and budget.llm_judge
+            ctx.llm,
+            self.vectors,
+            weights,
+            question=ctx.question,
+            llm_judge=self.policy.multi_criteria and budget.llm_judge,
         )
         chains = seed_chains(ctx.question, decomposition, budget.chains if self.policy.decompose else 1)
-        for round in range(1, budget.max_rounds + 1):
+        for round_no in range(1, budget.max_rounds + 1):
             active = [c for c in chains if c.active]
             if not active:
                 break
             ctx.check_cancelled()
-            self._round(active, chains, reranker, round)
+            self._round(active, chains, reranker, round_no)
         for chain in chains:
             if chain.active:
                 chain.stop("max rounds")
         return self._answer(chains)
 
-    def _round(self, active: list[Chain], chains: list[Chain], reranker: MultiCriteriaReranker, round: int) -> None:
+    def _round(self, active: list[Chain], chains: list[Chain], reranker: Reranker, round_no: int) -> None:
         ctx, budget = self.ctx, self.budget
         queries = [
             ChainQuery(c.id, c.query(), c.anchors, c.held_rows, c.graph_weight if self.policy.use_graph else 0.0)
             for c in active
         ]
-        found = self.retriever.candidates(queries, budget.rerank_depth, round)
+        found = self.retriever.candidates(queries, budget.rerank_depth, round_no)
         requests = [
             RerankRequest(c.id, c.focus, c.pending(), candidates, list(c.evidence))
             for c, candidates in zip(active, found, strict=True)
         ]
-        ranked = reranker.rerank(requests, round)
+        ranked = reranker.rerank(requests, round_no)
         for chain, candidates in zip(active, ranked, strict=True):
-            chain.add_evidence(candidates, budget.passages_per_round, round, self.vectors, budget.sentences_per_passage)
-        last = round == budget.max_rounds
+            chain.add_evidence(
+                candidates, budget.passages_per_round, round_no, self.vectors, budget.sentences_per_passage
+            )
+        last = round_no == budget.max_rounds
+        always = self.stop.answer_every_round
         prompts = [
-            reason_prompt(ctx.question, c.lines(), c.plan, last_round=last, always_answer=self.answer_every_round)
-            for c in active
+            reason_prompt(ctx.question, c.lines(), c.plan, last_round=last, always_answer=always) for c in active
         ]
         focus = {c.id: c.focus for c in active}  # before the step moves the chains on
         with ctx.trace.stage("reason"):
-            replies = call_json(ctx, self.reason_call, prompts, chains=[c.id for c in active], round=round)
+            replies = ctx.llm(self.reason_call, prompts, chains=[c.id for c in active], round_no=round_no)
         stepped = []
         for chain, reply in zip(active, replies, strict=True):
             if reply is None:
                 chain.stop("degraded: no usable LLM reply" if ctx.spending.can_afford(1, 0) else "budget cap")
                 continue
             chain.apply(reply)
-            ctx.trace.record("reason", chain=chain.id, round=round, **reply)
+            ctx.trace.record("reason", chain=chain.id, round=round_no, **reply)
             stepped.append(chain)
         if not stepped:
             return
         with ctx.trace.stage("critic"):
             inputs = [
-                replace(
-                    c.critic_input(budget.max_rounds),
-                    focus=focus[c.id],
-                    facts=tuple(c.facts),
-                    others=tuple(o.answer for o in chains if o.id != c.id),
-                )
+                c.critic_input(budget.max_rounds, focus[c.id], others=tuple(o.answer for o in chains if o.id != c.id))
                 for c in stepped
             ]
-            verdicts = self.critic.judge(inputs, round)
+            verdicts = self.stop.critic.judge(inputs, round_no)
         for chain, verdict in zip(stepped, verdicts, strict=True):
             chain.verdict = verdict
             ctx.trace.record(
-                "critic", chain=chain.id, round=round, answer=chain.answer, focus=focus[chain.id], **verdict.to_json()
+                "critic",
+                chain=chain.id,
+                round=round_no,
+                answer=chain.answer,
+                focus=focus[chain.id],
+                **verdict.to_json(),
             )
             if verdict.sufficient:
                 chain.stop("sufficient")
         sufficient = [c.id for c, v in zip(stepped, verdicts, strict=True) if v.sufficient]
-        if self.stop_run and sufficient:
+        if self.stop.stop_run and sufficient:
             stopped = [c for c in chains if c.active]
             for chain in stopped:
                 chain.stop("another chain sufficient")
-            ctx.trace.record("stop_run", round=round, sufficient=sufficient, stopped=[c.id for c in stopped])
+            ctx.trace.record("stop_run", round=round_no, sufficient=sufficient, stopped=[c.id for c in stopped])
 
     def _answer(self, chains: list[Chain]) -> AskResult:
         ctx = self.ctx
         ctx.trace.record("chains", chains=[c.to_json() for c in chains])
         verifier = CrossChainVerifier(
-            ctx, llm_check=self.budget.verify and self.policy.decompose, trust_critic=self.trust_critic
+            ctx.question,
+            ctx.llm,
+            llm_check=self.budget.verify and self.policy.decompose,
+            trust_critic=self.stop.trust_critic,
         )
         verified = verifier.verify(chains)
         by_id = {c.id: c for c in chains}

@@ -21,10 +21,9 @@ from typing import Protocol
 
 import numpy as np
 
-from reasoning.context import MethodContext
 from reasoning.evidence import Candidate, EvidenceItem, PassageVectors
 from reasoning.prompts import CRITERIA, JUDGE, EvidenceLine, judge_prompt
-from reasoning.structured import call_json
+from reasoning.structured import JsonCaller
 from reasoning.text import content_words, sentences, shorten
 
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -49,7 +48,9 @@ class RerankRequest:
 
 
 class Reranker(Protocol):
-    def rerank(self, requests: Sequence[RerankRequest], round: int) -> list[list[Candidate]]:
+    """The reranker role: the loop ranks each chain's candidates through it (`MultiCriteriaReranker`)."""
+
+    def rerank(self, requests: Sequence[RerankRequest], round_no: int) -> list[list[Candidate]]:
         """Each request's candidates with criteria and score set, best first."""
         ...
 
@@ -70,32 +71,32 @@ class MultiCriteriaReranker:
 
     def __init__(
         self,
-        ctx: MethodContext,
+        llm: JsonCaller,
         vectors: PassageVectors,
         weights: Mapping[str, float] | None = None,
         *,
         question: str,
         llm_judge: bool = False,
     ) -> None:
-        self.ctx = ctx
+        self.llm = llm
         self.vectors = vectors
         self.weights = dict(weights or DEFAULT_WEIGHTS)
         self.question = question
         self.llm_judge = llm_judge
         self._question_words = content_words(question)
 
-    def rerank(self, requests: Sequence[RerankRequest], round: int) -> list[list[Candidate]]:
-        with self.ctx.trace.stage("rerank"):
+    def rerank(self, requests: Sequence[RerankRequest], round_no: int) -> list[list[Candidate]]:
+        with self.llm.trace.stage("rerank"):
             ranked = [self._score(request) for request in requests]
         if self.llm_judge:
-            self._judge(requests, ranked, round)
+            self._judge(requests, ranked, round_no)
         for request, candidates in zip(requests, ranked, strict=True):
-            self.ctx.trace.record(
+            self.llm.trace.record(
                 "rerank",
                 chain=request.chain,
-                round=round,
+                round=round_no,
                 focus=request.focus,
-                weights={k: round_4(v) for k, v in self.weights.items()},
+                weights={k: round(v, 4) for k, v in self.weights.items()},
                 ranked=[c.to_json() for c in candidates[:10]],
             )
         return ranked
@@ -137,7 +138,7 @@ class MultiCriteriaReranker:
         total = sum(self.weights.values()) or 1.0
         return sum(w * criteria.get(name, 0.0) for name, w in self.weights.items()) / total
 
-    def _judge(self, requests: Sequence[RerankRequest], ranked: list[list[Candidate]], round: int) -> None:
+    def _judge(self, requests: Sequence[RerankRequest], ranked: list[list[Candidate]], round_no: int) -> None:
         """The LLM scores each chain's top candidates 0-3; their score becomes half cheap, half judged."""
         jobs = [(i, cands[:JUDGED]) for i, cands in enumerate(ranked) if len(cands) > 1]
         if not jobs:
@@ -146,7 +147,7 @@ class MultiCriteriaReranker:
             judge_prompt(self.question, requests[i].focus, [_judge_line(n, c) for n, c in enumerate(top, start=1)])
             for i, top in jobs
         ]
-        replies = call_json(self.ctx, JUDGE, prompts, chains=[requests[i].chain for i, _ in jobs], round=round)
+        replies = self.llm(JUDGE, prompts, chains=[requests[i].chain for i, _ in jobs], round_no=round_no)
         for (i, top), reply in zip(jobs, replies, strict=True):
             scores = (reply or {}).get("scores")
             if not isinstance(scores, list):
@@ -172,7 +173,3 @@ def _coverage(missing: set[str], words: set[str]) -> float:
 def _graph_support(ranks: Mapping[str, int]) -> float:
     graph_ranks = [rank for source, rank in ranks.items() if source != "hybrid"]
     return max((1.0 / (1.0 + math.log2(rank)) for rank in graph_ranks), default=0.0)
-
-
-def round_4(value: float) -> float:
-    return round(value, 4)

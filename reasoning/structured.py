@@ -14,14 +14,23 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reasoning.context import MethodContext
-from reasoning.llm.accounting import CallRecord
-from reasoning.llm.protocol import Completion, GenerationParams, LLMError, Prompt, prompt_text, span_logprobs
+from reasoning.llm.accounting import CallRecord, SpendingLedger
+from reasoning.llm.protocol import (
+    Completion,
+    GenerationParams,
+    LLMBackend,
+    LLMError,
+    Prompt,
+    prompt_text,
+    span_logprobs,
+)
+from reasoning.trace import Trace
 
 CHARS_PER_TOKEN = 3.2  # a cautious estimate for the caps, before the backend counts
 
@@ -45,43 +54,97 @@ def object_schema(properties: dict[str, Any], required: Sequence[str] | None = N
     }
 
 
-def call_json(
-    ctx: MethodContext,
-    call: JsonCall,
-    prompts: Sequence[Prompt],
-    *,
-    chains: Sequence[int | None] | None = None,
-    round: int | None = None,
-) -> list[dict[str, Any] | None]:
-    """One parsed JSON object (or None) per prompt; the prompts go to the backend as one batch."""
-    results: list[dict[str, Any] | None] = [None] * len(prompts)
-    pending = list(range(len(prompts)))
-    for attempt in range(call.retries + 1):
-        if not pending:
-            break
-        completions = _generate(ctx, call, [prompts[i] for i in pending], attempt, round)
-        if completions is None:
-            break
-        failed = []
-        for index, completion in zip(pending, completions, strict=True):
-            text = completion.text
-            parsed = parse_json_object(text)
-            if parsed is not None and call.confidence_of is not None:
-                _add_confidence(parsed, completion, call.confidence_of)
-            if parsed is None:
-                failed.append(index)
-                chain = chains[index] if chains else None
-                ctx.trace.record(
-                    "json_error", chain=chain, round=round, purpose=call.purpose, attempt=attempt, text=text[:300]
-                )
-            results[index] = parsed
-        pending = failed
-    for index in pending:
-        ctx.trace.record(
-            "degraded", chain=chains[index] if chains else None, round=round, purpose=call.purpose,
-            reason="no parsable JSON after retries",
-        )  # fmt: skip
-    return results
+class CancelledError(Exception):
+    """Raised inside a run when its cancel event is set (checked between stages and before each LLM call)."""
+
+
+@dataclass
+class JsonCaller:
+    """The LLM as one question's run uses it: JSON calls on its backend, each checked against and counted in
+    the question's spending ledger, recorded in its trace, seeded from its seed, and refused once the
+    question is cancelled. The reasoning parts that call the LLM receive this, nothing more."""
+
+    backend: LLMBackend
+    spending: SpendingLedger
+    trace: Trace
+    seed: int = 0
+    cancel: threading.Event | None = None
+
+    def check_cancelled(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            self.trace.record("cancelled")
+            raise CancelledError("the question was cancelled")
+
+    def __call__(
+        self,
+        call: JsonCall,
+        prompts: Sequence[Prompt],
+        *,
+        chains: Sequence[int | None] | None = None,
+        round_no: int | None = None,
+    ) -> list[dict[str, Any] | None]:
+        """One parsed JSON object (or None) per prompt; the prompts go to the backend as one batch."""
+        results: list[dict[str, Any] | None] = [None] * len(prompts)
+        pending = list(range(len(prompts)))
+        for attempt in range(call.retries + 1):
+            if not pending:
+                break
+            completions = self._generate(call, [prompts[i] for i in pending], attempt, round_no)
+            if completions is None:
+                break
+            failed = []
+            for index, completion in zip(pending, completions, strict=True):
+                parsed = parse_json_object(completion.text)
+                if parsed is not None and call.confidence_of is not None:
+                    _add_confidence(parsed, completion, call.confidence_of)
+                if parsed is None:
+                    failed.append(index)
+                    self.trace.record(
+                        "json_error", chain=chains[index] if chains else None, round=round_no, purpose=call.purpose,
+                        attempt=attempt, text=completion.text[:300],
+                    )  # fmt: skip
+                results[index] = parsed
+            pending = failed
+        for index in pending:
+            self.trace.record(
+                "degraded", chain=chains[index] if chains else None, round=round_no, purpose=call.purpose,
+                reason="no parsable JSON after retries",
+            )  # fmt: skip
+        return results
+
+    def _generate(
+        self, call: JsonCall, prompts: list[Prompt], attempt: int, round_no: int | None
+    ) -> list[Completion] | None:
+        estimate = sum(len(prompt_text(p)) for p in prompts) / CHARS_PER_TOKEN + call.max_tokens * len(prompts)
+        if not self.spending.can_afford(1, int(estimate)):
+            spent = self.spending.totals()
+            self.trace.record(
+                "budget", round=round_no, purpose=call.purpose, reason="LLM call or token cap reached",
+                calls=spent.calls, tokens=spent.total_tokens,
+            )  # fmt: skip
+            return None
+        params = GenerationParams(
+            max_tokens=call.max_tokens,
+            temperature=call.temperature if attempt == 0 else max(call.temperature, 0.3),
+            json_schema=call.schema,
+            seed=self.seed + (round_no or 0) * 101 + attempt,
+            logprobs=call.confidence_of is not None,
+        )
+        self.check_cancelled()
+        start = time.perf_counter()
+        try:
+            with self.trace.stage(f"llm:{call.purpose}"):
+                completions = self.backend.generate(prompts, params)
+        except LLMError as exc:
+            record = CallRecord.failed(self.backend.name, len(prompts), params, exc, time.perf_counter() - start)
+            self.spending.add(record)
+            self.trace.llm_call(call.purpose, record, round=round_no)
+            self.trace.record("llm_error", round=round_no, purpose=call.purpose, code=exc.code, message=str(exc)[:300])
+            return None
+        record = CallRecord.of(self.backend.name, params, completions, time.perf_counter() - start)
+        self.spending.add(record)
+        self.trace.llm_call(call.purpose, record, round=round_no)
+        return completions
 
 
 def _add_confidence(parsed: dict[str, Any], completion: Completion, name: str) -> None:
@@ -103,44 +166,6 @@ def string_value_span(text: str, name: str) -> tuple[int, int] | None:
         if match.group(1).strip():
             return match.span(1)
     return None
-
-
-def _generate(
-    ctx: MethodContext, call: JsonCall, prompts: list[Prompt], attempt: int, round: int | None
-) -> list[Completion] | None:
-    estimate = sum(len(prompt_text(p)) for p in prompts) / CHARS_PER_TOKEN + call.max_tokens * len(prompts)
-    if not ctx.spending.can_afford(1, int(estimate)):
-        ctx.trace.record(
-            "budget", round=round, purpose=call.purpose, reason="LLM call or token cap reached",
-            calls=ctx.spending.calls, tokens=ctx.spending.tokens,
-        )  # fmt: skip
-        return None
-    params = GenerationParams(
-        max_tokens=call.max_tokens,
-        temperature=call.temperature if attempt == 0 else max(call.temperature, 0.3),
-        json_schema=call.schema,
-        seed=ctx.seed + (round or 0) * 101 + attempt,
-        logprobs=call.confidence_of is not None,
-    )
-    ctx.check_cancelled()
-    start = time.perf_counter()
-    spending = ctx.spending
-    try:
-        with ctx.trace.stage(f"llm:{call.purpose}"):
-            completions = ctx.backend.generate(prompts, params)
-    except LLMError as exc:
-        spending.calls += 1
-        spending.failed_calls += 1
-        record = CallRecord.failed(ctx.backend.name, len(prompts), params, exc, time.perf_counter() - start)
-        ctx.trace.llm_call(call.purpose, record, round=round)
-        ctx.trace.record("llm_error", round=round, purpose=call.purpose, code=exc.code, message=str(exc)[:300])
-        return None
-    record = CallRecord.of(ctx.backend.name, params, completions, time.perf_counter() - start)
-    spending.calls += 1
-    spending.prompt_tokens += record.prompt_tokens
-    spending.completion_tokens += record.completion_tokens
-    ctx.trace.llm_call(call.purpose, record, round=round)
-    return completions
 
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)

@@ -5,10 +5,9 @@ The artifact (written by `sleuth critic train`, see `evaluation.critic_training`
 - `manifest.json`: `format` ("sleuth-critic"), `format_version` (1), `kind` ("logistic" or
   "cross-encoder"), `features` (names, in order), `threshold` (and `threshold_chosen`), `metrics`
   (validation decision accuracy and AUC of every candidate trained, which was kept, and the feature
-  critic's on the same records), `replaces_feature` (the kept one's validation AUC beat the feature
-  critic's: only then does it replace the feature critic by default), `data` (the practice file, its sha256, counts),
-  `split` (seed, validation share, the training and validation question ids), `created`, `versions`,
-  `training` (seconds, settings).
+  critic's on the same records), `data` (the practice file, its sha256, counts, whether the reader answered
+  every round), `split` (seed, validation share, the training and validation question ids), `created`,
+  `versions`, `training` (seconds, settings, and how the threshold was chosen).
 - `logistic.json`: `features`, `coefficients` (one per feature, on raw feature values), `intercept`: the
   calibrated logistic model, p = sigmoid(intercept + coefficients . features). Always written.
 - `cross_encoder/` (kind "cross-encoder" only): a sentence-transformers CrossEncoder (the packaged MiniLM
@@ -17,7 +16,11 @@ The artifact (written by `sleuth critic train`, see `evaluation.critic_training`
 No pickle: the logistic model is plain JSON. The features are `critic_features` of the chain's state (among
 them `chains_agree`, the share of the run's other chains holding the same answer: always 0 with one chain).
 A chain is judged sufficient when it has an answer and p >= threshold; without an answer its confidence is
-capped at 0.2.
+capped (`reasoning.critic.cap_unanswered`).
+
+The artifact is a model and nothing else: what the loop does with its verdicts (stop the whole run, skip
+the verifier's re-check, ask for an answer every round) is the budget's, resolved in
+`reasoning.stop_policy`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from reasoning.critic import CriticInput, Verdict, critic_features
+from reasoning.critic import CriticInput, Verdict, cap_unanswered, critic_features, sigmoid
 from retrieval.errors import SleuthError
 
 FORMAT = "sleuth-critic"
@@ -53,19 +56,6 @@ class CriticArtifactError(SleuthError):
 def default_critic_dir() -> Path:
     """Where a default trained critic ships inside the package (it may not exist)."""
     return Path(__file__).resolve().parent / "critics" / "default"
-
-
-def replaces_feature_critic(directory: Path | str | None) -> bool:
-    """Whether the trained critic in `directory` (default: the shipped one) takes the place of the feature
-    critic in budgets that name no other: when it is there and its training measured it better than the
-    feature critic on its validation questions (`replaces_feature` in its manifest)."""
-    manifest = (Path(directory) if directory is not None else default_critic_dir()) / MANIFEST
-    if not manifest.is_file():
-        return False
-    try:
-        return bool(_read_json(manifest).get("replaces_feature", True))
-    except (OSError, CriticArtifactError):
-        return True  # loading it will name the problem
 
 
 def feature_names() -> tuple[str, ...]:
@@ -96,8 +86,7 @@ class LogisticModel:
 
     def probability(self, features: dict[str, float]) -> float:
         pairs = zip(self.features, self.coefficients, strict=True)
-        z = self.intercept + sum(c * features.get(name, 0.0) for name, c in pairs)
-        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+        return sigmoid(self.intercept + sum(c * features.get(name, 0.0) for name, c in pairs))
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(self.features), "coefficients": list(self.coefficients), "intercept": self.intercept}
@@ -113,17 +102,13 @@ class TrainedCritic:
         self.manifest = manifest
         self.kind: CriticModelKind = manifest["kind"]
         self.threshold = float(manifest["threshold"])
-        # practised with the reader answering every round: the loop must ask for answers the same way
-        self.answer_every_round = bool((manifest.get("data") or {}).get("answer_every_round", False))
-        # trained to end the run at its first sufficient chain (chosen in training, as simulated on practice)
-        self.stop_run = bool(manifest.get("stop_run", False))
-        # its sufficient, uncontested answers skip the LLM re-check (verify)
-        self.trust_critic = bool(manifest.get("trust_critic", False))
+        # how its practice asked the reader (what its features learnt from); the budget says how a run asks
+        self.practised_answer_every_round = bool((manifest.get("data") or {}).get("answer_every_round", False))
         self.logistic = logistic if self.kind == "logistic" else None
         self._cross_encoder: Any = None
         self._lock = threading.Lock()  # the system answers from several threads; the model loads once
 
-    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
+    def judge(self, inputs: Sequence[CriticInput], round_no: int) -> list[Verdict]:
         if not inputs:
             return []
         rows = [critic_features(item) for item in inputs]
@@ -135,10 +120,7 @@ class TrainedCritic:
         return verdicts
 
     def decide(self, features: dict[str, float], probability: float) -> tuple[bool, float]:
-        """Sufficient or not, and the confidence: no answer is never sufficient (confidence at most 0.2)."""
-        if not features.get("has_answer"):
-            return False, min(probability, 0.2)
-        return probability >= self.threshold, probability
+        return decide(features, probability, self.threshold)
 
     def probabilities(self, rows: Sequence[dict[str, float]], pairs: Sequence[tuple[str, str]]) -> list[float]:
         """p(sufficient) of each chain state: from its features (logistic) or its text pair (cross-encoder)."""
@@ -150,7 +132,13 @@ class TrainedCritic:
             if self._cross_encoder is None:
                 self._cross_encoder = load_cross_encoder(self.directory / CROSS_ENCODER)
         logits = self._cross_encoder.predict(list(pairs), activation_fn=torch.nn.Identity(), show_progress_bar=False)
-        return [1.0 / (1.0 + math.exp(-float(x))) for x in logits]
+        return [sigmoid(float(x)) for x in logits]
+
+
+def decide(features: dict[str, float], probability: float, threshold: float) -> tuple[bool, float]:
+    """Sufficient or not, and the confidence: no answer is never sufficient (its confidence capped)."""
+    has_answer = bool(features.get("has_answer"))
+    return has_answer and probability >= threshold, cap_unanswered(probability, has_answer)
 
 
 def load_cross_encoder(directory: Path) -> Any:

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from reasoning.chain import Chain
-from reasoning.context import MethodContext
 from reasoning.prompts import VERIFY, verify_prompt
-from reasoning.structured import call_json, field_str
+from reasoning.structured import JsonCaller, field_str
 from reasoning.text import answer_in_text, answer_type_matches, clean_answer, is_unknown, normalize_answer
 
 CONTRADICTION_SHARE = 0.5  # a rival group with at least this share of the winner's weight is a contradiction
@@ -106,24 +105,26 @@ def _same(a: str, b: str) -> bool:
 
 
 class CrossChainVerifier:
-    def __init__(self, ctx: MethodContext, *, llm_check: bool, trust_critic: bool = False) -> None:
-        self.ctx = ctx
+    def __init__(self, question: str, llm: JsonCaller, *, llm_check: bool, trust_critic: bool = False) -> None:
+        self.question = question
+        self.llm = llm
+        self.trace = llm.trace
         self.llm_check = llm_check
         self.trust_critic = trust_critic
 
     def verify(self, chains: Sequence[Chain]) -> Verified:
-        with self.ctx.trace.stage("verify"):
+        with self.trace.stage("verify"):
             groups = group_answers(chains)
         total = sum(g.weight for g in groups)
         contradiction = len(groups) > 1 and groups[1].weight >= CONTRADICTION_SHARE * groups[0].weight
-        self.ctx.trace.record("verify", groups=[g.to_json() for g in groups], contradiction=contradiction)
+        self.trace.record("verify", groups=[g.to_json() for g in groups], contradiction=contradiction)
         if not groups:
             return self._abstain(groups, "no chain found an answer")
         if self.llm_check:
             vouched = _vouched_chain(chains, groups[0]) if self.trust_critic and not contradiction else None
             if vouched is None:
                 return self._checked(chains, groups, total)
-            self.ctx.trace.record("verify_skipped", chain=vouched, answer=groups[0].answer, reason="critic sufficient")
+            self.trace.record("verify_skipped", chain=vouched, answer=groups[0].answer, reason="critic sufficient")
         best = groups[0]
         return Verified(best.answer, _best_chain(chains, best), best.weight / total if total else 0.0, False, groups)
 
@@ -131,17 +132,17 @@ class CrossChainVerifier:
         by_id = {c.id: c for c in chains}
         for group in groups[:MAX_CHECKS]:
             chain = by_id[_best_chain(chains, group)]
-            prompt = verify_prompt(self.ctx.question, chain.lines(), group.answer)
-            reply = call_json(self.ctx, VERIFY, [prompt], chains=[chain.id])[0]
+            prompt = verify_prompt(self.question, chain.lines(), group.answer)
+            reply = self.llm(VERIFY, [prompt], chains=[chain.id])[0]
             supported = reply.get("supported") if reply else None
-            self.ctx.trace.record("verify_check", chain=chain.id, answer=group.answer, supported=supported)
+            self.trace.record("verify_check", chain=chain.id, answer=group.answer, supported=supported)
             if supported is None:  # the check could not run (caps, LLM error): keep the vote
                 return Verified(group.answer, chain.id, group.weight / total, False, groups)
             if supported:
                 return Verified(group.answer, chain.id, min(1.0, group.weight / total + 0.2), False, groups)
             corrected = clean_answer(field_str(reply, "answer", 80))
             if not is_unknown(corrected) and answer_in_text(corrected, [" ".join(e.sentences) for e in chain.evidence]):
-                self.ctx.trace.record("verify_corrected", chain=chain.id, answer=corrected, was=group.answer)
+                self.trace.record("verify_corrected", chain=chain.id, answer=corrected, was=group.answer)
                 return Verified(corrected, chain.id, 0.5 * group.weight / total, False, groups)
         supported_groups = [g for g in groups if g.support > 0]
         if not supported_groups:
@@ -150,7 +151,7 @@ class CrossChainVerifier:
         return Verified(best.answer, _best_chain(chains, best), 0.5 * best.weight / total, False, groups)
 
     def _abstain(self, groups: list[AnswerGroup], reason: str) -> Verified:
-        self.ctx.trace.record("abstain", reason=reason)
+        self.trace.record("abstain", reason=reason)
         return Verified("", None, 0.0, True, groups)
 
 

@@ -28,10 +28,12 @@ from retrieval.bundle import BM25, DENSE, MANIFEST, PASSAGES, SCHEMA_VERSION, Ma
 from retrieval.checksums import sha256_input
 from retrieval.chunking import Chunker, ChunkingConfig
 from retrieval.dense_index import DenseIndex, DenseIndexConfig
+from retrieval.embedder_runtime import embedder_section
 from retrieval.embedders import Embedder
+from retrieval.errors import DuplicateDocumentError
 from retrieval.passage_store import PassageStore
 from retrieval.progress import ProgressReporter, SilentProgress, StageProgress
-from retrieval.readers import FieldMapping, SourceStats, read_documents
+from retrieval.readers import FieldMapping, SourceStats, read_documents, skip_document
 from retrieval.staging import staged_directory
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class BuildOptions:
     bm25: BM25Config = field(default_factory=BM25Config)
     dense: DenseIndexConfig = field(default_factory=DenseIndexConfig)
     embed_batch: int = 1024  # texts per embedder call (the embedder sorts and batches inside)
+    root: Path | None = None  # refuse inputs, and files in input directories, that resolve outside it
 
     def __post_init__(self) -> None:
         if self.embed_batch < 1:
@@ -141,11 +144,7 @@ def build_index(
                 "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "sources": _describe_sources(inputs, sources, checksums),
                 "counts": {**counts, "skipped_invalid": sum(s.skipped for s in sources)},
-                "embedder": {
-                    "name": embedder.name,
-                    "dimension": embedder.dimension,
-                    "max_tokens": embedder.max_tokens,
-                },
+                "embedder": embedder_section(embedder),
                 "chunking": asdict(chunking),
                 "dense": dense.describe(),
                 "bm25": bm25.describe(),
@@ -174,7 +173,8 @@ def store_passages(
     *,
     on_document: Callable[[], None] | None = None,
 ) -> tuple[list[SourceStats], ChunkingConfig]:
-    """Read the dumps, chunk each document to fit the embedder, and store the passages."""
+    """Read the dumps, chunk each document to fit the embedder, and store the passages. A duplicate
+    document id stops the build, or with `skip_invalid` is skipped and counted like any invalid record."""
     options = options or BuildOptions()
     max_tokens = options.max_passage_tokens or embedder.max_tokens
     overlap = min(options.overlap_tokens, max_tokens // 2 - 1)
@@ -182,8 +182,17 @@ def store_passages(
     chunker = Chunker(embedder, chunking)
     sources: list[SourceStats] = []
     paths = [Path(p) for p in inputs]
-    for doc in read_documents(paths, options.fields, skip_invalid=options.skip_invalid, stats=sources):
-        store.add_document(doc, chunker.chunk(doc))
+    documents = read_documents(
+        paths, options.fields, skip_invalid=options.skip_invalid, stats=sources, root=options.root
+    )
+    for doc in documents:
+        try:
+            store.add_document(doc, chunker.chunk(doc))
+        except DuplicateDocumentError as exc:
+            if not options.skip_invalid:
+                raise
+            skip_document(sources[-1], doc, exc.reason)
+            continue
         if on_document is not None:
             on_document()
     store.commit()

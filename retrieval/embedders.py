@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from retrieval.embedder_runtime import (
+    DEFAULT_EMBEDDER_BACKEND,
+    EMBEDDER_BACKENDS,
+    EmbedderBackend,
+    EmbedderRuntime,
+)
 from retrieval.errors import DependencyError
+from retrieval.onnx_export import default_embedder_cache
+from retrieval.onnx_runtime import start_runtime
 
 log = logging.getLogger(__name__)
 
@@ -51,23 +60,43 @@ def packaged_model_path() -> Path:
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model by name or path; the packaged MiniLM by default.
 
-    Batched, normalised, on the GPU when one is present (or on the device asked for).
+    Batched, normalised, on the GPU when one is present (or on the device asked for). On the CPU `backend`
+    "auto" runs the model on ONNX Runtime, int8 where the CPU has an int8 config that keeps the vectors
+    close to fp32's, and falls back to torch (saying why) where onnxruntime is missing or the export fails;
+    "torch", "onnx" (fp32) and "onnx-int8" ask for one runtime (an error where it cannot run). `runtime`
+    asks for exactly the runtime an index was built with (`retrieval.embedder_runtime`).
     """
 
     def __init__(
-        self, name_or_path: str = DEFAULT_EMBEDDER, *, device: str | None = None, batch_size: int = 64
+        self,
+        name_or_path: str = DEFAULT_EMBEDDER,
+        *,
+        device: str | None = None,
+        batch_size: int = 64,
+        backend: EmbedderBackend = DEFAULT_EMBEDDER_BACKEND,
+        runtime: EmbedderRuntime | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if backend not in EMBEDDER_BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(EMBEDDER_BACKENDS)}, got {backend!r}")
         self._name = name_or_path
         self.batch_size = batch_size
-        self._model = _load_model(name_or_path, device)
-        self._tokenizer = self._model.tokenizer
-        get_dimension = getattr(self._model, "get_embedding_dimension", None)
-        dimension = get_dimension() if get_dimension else self._model.get_sentence_embedding_dimension()
-        if not dimension:
-            raise DependencyError(f"embedder {name_or_path!r} does not report an embedding dimension")
-        self._dimension = int(dimension)
+        self._asked_device = device
+        self._cache_dir = cache_dir or default_embedder_cache()
+        self._siblings: dict[EmbedderRuntime, SentenceTransformerEmbedder] = {}
+        self._lock = threading.Lock()
+        model = _load_model(name_or_path, device)
+        self._tokenizer = model.tokenizer
+        self._max_tokens = int(model.max_seq_length)
+        self._dimension = _dimension(model, name_or_path)
+        self._device = str(model.device)
+        self._runtime, self._onnx = start_runtime(model, name_or_path, backend, runtime, self._cache_dir)
+        self._model: Any = model if self._onnx is None else None  # the torch weights only where they run
+        if self._onnx is not None:
+            self._device = "cpu"
+        log.info("embedder %s runs on %s (%s)", name_or_path, self._runtime.describe(), self._device)
 
     @property
     def name(self) -> str:
@@ -79,11 +108,30 @@ class SentenceTransformerEmbedder:
 
     @property
     def max_tokens(self) -> int:
-        return int(self._model.max_seq_length)
+        return self._max_tokens
 
     @property
     def device(self) -> str:
-        return str(self._model.device)
+        return self._device
+
+    @property
+    def runtime(self) -> EmbedderRuntime:
+        return self._runtime
+
+    def on_runtime(self, runtime: EmbedderRuntime) -> SentenceTransformerEmbedder:
+        """The same model on `runtime` (this embedder where it is its own), loaded once."""
+        if runtime == self._runtime:
+            return self
+        with self._lock:
+            if runtime not in self._siblings:
+                self._siblings[runtime] = SentenceTransformerEmbedder(
+                    self._name,
+                    device=self._asked_device,
+                    batch_size=self.batch_size,
+                    runtime=runtime,
+                    cache_dir=self._cache_dir,
+                )
+            return self._siblings[runtime]
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
@@ -91,6 +139,8 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
+        if self._onnx is not None:
+            return self._onnx.encode(list(texts), self.batch_size)
         vectors = self._model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -99,6 +149,14 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _dimension(model: Any, name_or_path: str) -> int:
+    get_dimension = getattr(model, "get_embedding_dimension", None)
+    dimension = get_dimension() if get_dimension else model.get_sentence_embedding_dimension()
+    if not dimension:
+        raise DependencyError(f"embedder {name_or_path!r} does not report an embedding dimension")
+    return int(dimension)
 
 
 def _load_model(name_or_path: str, device: str | None) -> Any:

@@ -27,6 +27,14 @@ class InputDataError(SleuthError):
         self.line = line
 
 
+class DuplicateDocumentError(InputDataError):
+    """Two documents with one id; `reason` says where the first one was (skipped with `skip_invalid`)."""
+
+    def __init__(self, reason: str, *, source: str | None = None, line: int | None = None) -> None:
+        super().__init__(reason, source=source, line=line)
+        self.reason = reason
+
+
 class InputNotFoundError(SleuthError):
     """An input path does not exist or has an unsupported format."""
 
@@ -49,6 +57,11 @@ class ConfigError(SleuthError):
     """A setting or option has a value that cannot work."""
 
     exit_code = 64  # EX_USAGE
+
+
+class PathOutsideRootError(ConfigError):
+    """An input, or a file in an input directory, that resolves (through a symbolic link) outside the root
+    it must stay in (the service's data root, or `sleuth index build --data-root`)."""
 
 
 class DependencyError(SleuthError):

@@ -32,6 +32,7 @@ from retrieval.bundle import BM25, DENSE, MANIFEST, PASSAGES, IndexBundle, Manif
 from retrieval.chunking import Chunker, ChunkingConfig
 from retrieval.dense_index import DenseIndex
 from retrieval.documents import Document
+from retrieval.embedder_runtime import matching_embedder
 from retrieval.embedders import Embedder
 from retrieval.errors import ConfigError, InputDataError
 from retrieval.passage_store import PassageStore
@@ -39,6 +40,8 @@ from retrieval.progress import ProgressReporter, SilentProgress
 from retrieval.staging import staged_directory
 
 log = logging.getLogger(__name__)
+# an update waits this long for a build or another update of the same index to finish (they queue, not fail)
+ADD_LOCK_WAIT_S = 600.0
 
 UPDATES_KEPT = 200  # update records kept in the manifest (the newest)
 _EMBED_BATCH = 1024
@@ -103,8 +106,9 @@ def _add(
     clock = StageClock(progress or SilentProgress())
     started = time.perf_counter()
     IndexBundle.open(directory, embedder_name=embedder.name)  # fails fast on a missing index
-    with staged_directory(directory, overwrite=True, marker=MANIFEST) as staging:
+    with staged_directory(directory, overwrite=True, marker=MANIFEST, lock_wait_s=ADD_LOCK_WAIT_S) as staging:
         bundle = IndexBundle.open(directory, embedder_name=embedder.name)  # read under the build lock
+        embedder = matching_embedder(embedder, bundle.manifest.data["embedder"], f"index {directory}")
         done = applied_update(bundle.manifest, update_id)
         if done is not None:
             raise _AlreadyApplied(AddResult(bundle.manifest, 0, 0, already_applied=True))

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from retrieval.documents import Document, Passage
-from retrieval.errors import IndexLoadError, InputDataError
+from retrieval.errors import DuplicateDocumentError, IndexLoadError
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -70,7 +70,7 @@ class PassageStore:
             )
         except sqlite3.IntegrityError:
             first = self._db.execute("SELECT source, line FROM documents WHERE doc_id = ?", (doc.doc_id,)).fetchone()
-            raise InputDataError(
+            raise DuplicateDocumentError(
                 f"duplicate document id {doc.doc_id!r} (first seen at {first[0]}:{first[1]})",
                 source=doc.source,
                 line=doc.line,

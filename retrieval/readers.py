@@ -4,6 +4,10 @@ A dump is read one line (or, for a directory, one file) at a time, so it never h
 JSON Lines and CSV/TSV files, each optionally compressed with gzip, bzip2 or xz, and directories of
 text and Markdown files. Every record becomes a `Document`. A bad record raises an `InputDataError`
 that names its file and line, or, with `skip_invalid`, is skipped and counted in the source's stats.
+
+With a `root` (the service's data root, `sleuth index build --data-root`), every input and every file of an
+input directory is resolved, symbolic links followed, and one that lands outside the root is refused
+(`PathOutsideRootError`) before its directory is read; files are then read at their resolved paths.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 
 from retrieval.documents import Document
 from retrieval.dump_lines import Invalid, decode, decoded_lines
-from retrieval.errors import ConfigError, InputDataError, InputNotFoundError
+from retrieval.errors import ConfigError, InputDataError, InputNotFoundError, PathOutsideRootError
 
 log = logging.getLogger(__name__)
 
@@ -106,18 +110,24 @@ def read_documents(
     *,
     skip_invalid: bool = False,
     stats: list[SourceStats] | None = None,
+    root: Path | None = None,
 ) -> Iterator[Document]:
     """Stream the documents of every input, in the order given; an empty dump is an error.
 
-    Every path is checked (exists, supported format) before the first document is read.
+    Every path is checked (exists, supported format, inside `root` when one is given) before the first
+    document is read.
     """
     formats = [detect_format(Path(path)) for path in paths]
+    confine = None if root is None else Path(root).expanduser().resolve()
+    if confine is not None:
+        for path in paths:
+            check_inside(Path(path), confine)
     yielded = skipped = 0
     for path, (fmt, compression) in zip(paths, formats, strict=True):
         source = SourceStats(source=str(path), format=fmt, compression=compression)
         if stats is not None:
             stats.append(source)
-        yield from _read_source(Path(path), source, fields, skip_invalid)
+        yield from _read_source(Path(path), source, fields, skip_invalid, confine)
         yielded, skipped = yielded + source.records, skipped + source.skipped
     if yielded == 0:
         raise InputDataError(_no_documents_message(paths, skipped))
@@ -128,8 +138,26 @@ def _no_documents_message(paths: Sequence[Path], skipped: int) -> str:
     return f"no documents found in {where}" + (f" ({skipped} invalid records skipped)" if skipped else "")
 
 
-def _read_source(path: Path, stats: SourceStats, fields: FieldMapping, skip_invalid: bool) -> Iterator[Document]:
-    for item in _items(path, stats.format, stats.compression, fields):
+def check_inside(path: Path, root: Path) -> Path:
+    """`path` resolved (symbolic links followed); PathOutsideRootError when that leaves `root` (resolved)."""
+    resolved = path.resolve()
+    if resolved != root and root not in resolved.parents:
+        named = Path(os.path.normpath(path.absolute()))
+        how = "a symbolic link to a file outside" if root in named.parents else "outside"
+        raise PathOutsideRootError(f"{path}: {how} {root} (refused)")
+    return resolved
+
+
+def skip_document(stats: SourceStats, doc: Document, reason: str) -> None:
+    """Count a document the reader gave as skipped after all (its id was a duplicate when it was stored)."""
+    stats.records -= 1
+    _note_skipped(stats, Invalid(doc.line, reason, file=doc.source if stats.format == "directory" else None))
+
+
+def _read_source(
+    path: Path, stats: SourceStats, fields: FieldMapping, skip_invalid: bool, confine: Path | None
+) -> Iterator[Document]:
+    for item in _items(path, stats.format, stats.compression, fields, confine):
         if isinstance(item, Document):
             stats.records += 1
             yield item
@@ -152,9 +180,11 @@ def _note_skipped(stats: SourceStats, item: Invalid) -> None:
     log.debug("%s:%d: skipped: %s", item.file or stats.source, item.line, item.reason)
 
 
-def _items(path: Path, fmt: str, compression: str | None, fields: FieldMapping) -> Iterator[_Item]:
+def _items(
+    path: Path, fmt: str, compression: str | None, fields: FieldMapping, confine: Path | None
+) -> Iterator[_Item]:
     if fmt == "directory":
-        return _directory_items(path)
+        return _directory_items(path, confine)
     if fmt == "jsonl":
         return _jsonl_items(path, compression, fields)
     return _table_items(path, compression, fields, "\t" if fmt == "tsv" else ",")
@@ -288,13 +318,17 @@ def _table_header(row: list[str], fields: FieldMapping, path: Path) -> list[str]
 # --- directories of text files --------------------------------------------------------------------
 
 
-def _directory_items(root: Path) -> Iterator[_Item]:
-    for path in _text_files(root):
-        yield _text_file_item(root, path)
+def _directory_items(root: Path, confine: Path | None) -> Iterator[_Item]:
+    files = text_files(root)
+    # every file is checked before the first is read; each is then read where it resolved to
+    targets = files if confine is None else [check_inside(path, confine) for path in files]
+    for path, target in zip(files, targets, strict=True):
+        yield _text_file_item(root, path, target)
 
 
-def _text_files(root: Path) -> list[Path]:
-    """Every .txt/.md/.markdown file under root, hidden files and folders left out, in sorted order."""
+def text_files(root: Path) -> list[Path]:
+    """Every .txt/.md/.markdown file under root, hidden files and folders left out, in sorted order
+    (symbolic links to files are listed; linked folders are not entered)."""
     found = [
         path
         for path in root.rglob("*")
@@ -305,8 +339,8 @@ def _text_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda path: path.relative_to(root).as_posix())
 
 
-def _text_file_item(root: Path, path: Path) -> _Item:
-    text = decode(path.read_bytes(), 1)
+def _text_file_item(root: Path, path: Path, target: Path) -> _Item:
+    text = decode(target.read_bytes(), 1)
     if isinstance(text, Invalid):
         return replace(text, file=str(path))
     title, body = _title_and_body(path, text)

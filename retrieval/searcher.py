@@ -6,23 +6,18 @@ import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 from retrieval.bundle import IndexBundle
 from retrieval.documents import Hit
+from retrieval.embedder_runtime import EmbedderRuntime, matching_embedder
 from retrieval.embedders import Embedder, SentenceTransformerEmbedder
 from retrieval.errors import ConfigError, IndexLoadError
 from retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
 
-SearchMode = Literal["bm25", "dense", "hybrid"]
 SEARCH_MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
+GRAPH_MODE_NAMES: tuple[str, ...] = ("graph", "hybrid+graph")  # kg.graph_search.GRAPH_MODES, which need a graph
 RankedRows = list[tuple[int, float]]
-
-
-class Retriever(Protocol):
-    """Finds the passages that best match a query."""
-
-    def retrieve(self, query: str, k: int = 10) -> list[Hit]: ...
 
 
 @dataclass(frozen=True)
@@ -51,14 +46,15 @@ class SearchResult:
 
 
 class Searcher:
-    """All search modes over one bundle; the embedder is loaded on the first dense query."""
+    """All search modes over one bundle; the embedder is loaded on the first dense query, on the runtime the
+    index's manifest records (a given embedder, or one from `embedder_factory`, is moved onto it)."""
 
     def __init__(
         self,
         bundle: IndexBundle,
         *,
         embedder: Embedder | None = None,
-        embedder_factory: Callable[[str], Embedder] = SentenceTransformerEmbedder,
+        embedder_factory: Callable[[str], Embedder] | None = None,
         hybrid: HybridConfig | None = None,
     ) -> None:
         self.bundle = bundle
@@ -68,8 +64,17 @@ class Searcher:
 
     @functools.cached_property
     def embedder(self) -> Embedder:
-        embedder = self._given_embedder or self._embedder_factory(self.bundle.manifest.embedder_name)
         manifest = self.bundle.manifest
+        section = manifest.data["embedder"]
+        if self._given_embedder is not None:
+            embedder = self._given_embedder
+        elif self._embedder_factory is not None:
+            embedder = self._embedder_factory(manifest.embedder_name)
+        else:
+            recorded = EmbedderRuntime.from_manifest(section)
+            embedder = SentenceTransformerEmbedder(manifest.embedder_name, runtime=recorded)
+        # queries embedded on the runtime the passages were (torch, onnx fp32 or int8)
+        embedder = matching_embedder(embedder, section, f"index {self.bundle.directory}")
         if embedder.name != manifest.embedder_name or embedder.dimension != manifest.embedder_dimension:
             raise IndexLoadError(
                 f"index {self.bundle.directory} was built with embedder {manifest.embedder_name!r} "
@@ -98,7 +103,19 @@ class Searcher:
             return self._dense(queries, k)
         if mode == "hybrid":
             return self._hybrid(queries, k)
+        if mode in GRAPH_MODE_NAMES:
+            raise ConfigError(self._no_graph(mode))
         raise ConfigError(f"unknown search mode {mode!r}: use one of {', '.join(SEARCH_MODES)}")
+
+    def _no_graph(self, mode: str) -> str:
+        """Why a graph mode cannot search this bundle (it was built without its knowledge graph)."""
+        section = self.bundle.manifest.data.get("graph") or {}
+        reason = section.get("reason") or "it was built without one"
+        others = f"{', '.join(SEARCH_MODES[:-1])} or {SEARCH_MODES[-1]}"
+        return (
+            f"index {self.bundle.directory.name!r} has no knowledge graph, which {mode} search needs ({reason}); "
+            f"search it with {others}, or rebuild it with the graph"
+        )
 
     def _dense(self, queries: Sequence[str], k: int) -> list[RankedRows]:
         return self.bundle.dense.search(self.embedder.embed(list(queries)), k)
@@ -122,14 +139,3 @@ class Searcher:
             Hit(passage=p, score=float(score), rank=rank)
             for rank, (p, (_, score)) in enumerate(zip(passages, ranked, strict=True), start=1)
         ]
-
-
-class SearcherRetriever:
-    """A Retriever over one search mode of a Searcher."""
-
-    def __init__(self, searcher: Searcher, mode: SearchMode = "hybrid") -> None:
-        self._searcher = searcher
-        self.mode = mode
-
-    def retrieve(self, query: str, k: int = 10) -> list[Hit]:
-        return self._searcher.search(query, self.mode, k).hits

@@ -35,6 +35,7 @@ from retrieval.builder import NO_GRAPH, BuildOptions, BundleStage, StageClock, _
 from retrieval.bundle import BM25, DENSE, MANIFEST, PASSAGES, SCHEMA_VERSION, IndexBundle, Manifest
 from retrieval.checksums import sha256_input
 from retrieval.dense_index import DenseIndex
+from retrieval.embedder_runtime import embedder_section, matching_embedder
 from retrieval.embedders import Embedder
 from retrieval.errors import ConfigError, IndexLoadError
 from retrieval.passage_store import PassageStore
@@ -130,7 +131,7 @@ def prepare_shards(
         shards=cut_shards(passages, shard_size),
         passages=passages,
         documents=documents,
-        embedder={"name": embedder.name, "dimension": embedder.dimension, "max_tokens": embedder.max_tokens},
+        embedder=embedder_section(embedder),
         chunking=asdict(chunking),
         sources=described,
     )
@@ -156,6 +157,7 @@ def embed_shard(plan: ShardPlan, shard: int, embedder: Embedder) -> Path:
         return target
     if embedder.name != plan.embedder["name"]:
         raise ConfigError(f"build {plan.build_id} embeds with {plan.embedder['name']!r}, not {embedder.name!r}")
+    embedder = matching_embedder(embedder, plan.embedder, f"build {plan.build_id}")  # its runtime, on every worker
     start, end = plan.shards[shard]
     store = PassageStore.open(plan.workdir / PASSAGES)
     try:

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,16 +27,18 @@ _RENAME_EXCHANGE = 2
 
 
 @contextlib.contextmanager
-def staged_directory(out: Path, *, overwrite: bool, marker: str) -> Iterator[Path]:
+def staged_directory(out: Path, *, overwrite: bool, marker: str, lock_wait_s: float = 0.0) -> Iterator[Path]:
     """Yield an empty temporary directory; on success it replaces `out` in one step.
 
     `marker` is a file name that identifies a directory this code may replace (e.g. manifest.json):
     an existing `out` without it is never overwritten, so a wrong `--out` cannot delete user data.
+    Another build or update of `out` holds its lock: this one waits up to `lock_wait_s` for it, then
+    raises OutputExistsError.
     """
     out = out.absolute()
     check_replaceable(out, overwrite=overwrite, marker=marker)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with _build_lock(out):
+    with _build_lock(out, lock_wait_s):
         _remove_stale(out)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
         try:
@@ -97,13 +100,18 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _build_lock(out: Path) -> Iterator[None]:
+def _build_lock(out: Path, wait_s: float = 0.0) -> Iterator[None]:
     lock_path = out.parent / f".{out.name}.lock"
+    deadline = time.monotonic() + wait_s
     with open(lock_path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputExistsError(f"another build into {out} is running (lock {lock_path})") from None
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise OutputExistsError(f"another build into {out} is running (lock {lock_path})") from None
+                time.sleep(0.2)
         try:
             yield
         finally:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 
 from kg.ner import Mention
+from retrieval.embedder_runtime import EmbedderRuntime
 
 _WORD = re.compile(r"\w+")
 
@@ -63,6 +64,24 @@ class FailingEmbedder(HashingEmbedder):
         if self.calls + 1 >= self.fail_on_call:
             raise RuntimeError("embedder failed on purpose")
         return super().embed(texts)
+
+
+class RuntimeHashingEmbedder(HashingEmbedder):
+    """A HashingEmbedder that knows its runtime (retrieval.embedder_runtime.RuntimeSwitchable) and records
+    every switch to another one; its vectors do not depend on the runtime."""
+
+    def __init__(self, runtime: EmbedderRuntime | None = None, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._runtime = runtime or EmbedderRuntime()
+        self.switched_to: list[EmbedderRuntime] = []
+
+    @property
+    def runtime(self) -> EmbedderRuntime:
+        return self._runtime
+
+    def on_runtime(self, runtime: EmbedderRuntime) -> RuntimeHashingEmbedder:
+        self.switched_to.append(runtime)
+        return RuntimeHashingEmbedder(runtime, dimension=self.dimension, max_tokens=self.max_tokens, name=self.name)
 
 
 class GazetteerExtractor:

@@ -8,6 +8,14 @@ Tasks are idempotent (see `operations.execute` and `retrieval.sharding`), so run
 Nothing is read from the environment at import: `configure(config)` sets the broker (the `sleuth worker`
 command and the API call it), and `celery -A workers.app worker` reads the environment lazily when
 Celery first needs its configuration. Each worker process builds its `WorkerRuntime` once and keeps it.
+
+A worker process loads its models in a background thread once it has started, never in its start-up
+hook: a prefork pool child that is not up within `worker_proc_alive_timeout` is killed and replaced, and
+loading models takes longer than that on a loaded machine, so a replacement child (after the OOM killer
+or a native crash took one) would be killed again and again. A task that arrives while the models load
+waits for them (`get_runtime`). Each process beats every `HEARTBEAT_S` seconds with `models_loaded`
+(false until the load is done); a beat lives `HEARTBEAT_TTL_S` seconds, so /readyz stops counting a dead
+worker within that. A pool child whose worker (its parent) died stops beating at its next beat.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,7 +36,9 @@ from workers.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 10
+HEARTBEAT_S = 3  # seconds between a worker process's heartbeats
+HEARTBEAT_TTL_S = 10  # a heartbeat's life: /readyz forgets a dead worker within this
+PROC_ALIVE_TIMEOUT_S = 30.0  # how long Celery waits for a new pool child to report up (its default: 4 s)
 
 app = Celery("sleuth", include=["workers.tasks"], set_as_current=False)
 
@@ -45,6 +56,7 @@ def _static_settings() -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "result_expires": 24 * 3600,
         "worker_send_task_events": False,
+        "worker_proc_alive_timeout": PROC_ALIVE_TIMEOUT_S,
     }
 
 
@@ -75,8 +87,17 @@ class _ProcessState:
         self.runtime_factory: Callable[[WorkerConfig], WorkerRuntime] = WorkerRuntime
         self.runtime: WorkerRuntime | None = None
         self.store: JobStore | None = None
-        self.warm_in_main = False
         self.lock = threading.Lock()
+        self.warmed = threading.Event()  # cleared while the models load in the background
+        self.warmed.set()
+
+    def after_fork(self) -> None:
+        """A pool child: fresh locks and connections (the parent's are not this process's to use)."""
+        self.runtime = None
+        self.store = None
+        self.lock = threading.Lock()
+        self.warmed = threading.Event()
+        self.warmed.set()
 
 
 _process = _ProcessState()
@@ -98,11 +119,20 @@ def get_config() -> WorkerConfig:
     return _process.config
 
 
-def get_runtime() -> WorkerRuntime:
+def _runtime() -> WorkerRuntime:
+    """This process's runtime, built on first use (cheap: its models load later)."""
     with _process.lock:
         if _process.runtime is None:
             _process.runtime = _process.runtime_factory(get_config())
         return _process.runtime
+
+
+def get_runtime() -> WorkerRuntime:
+    """This process's runtime for a task: waits while the models load in the background (then a failed
+    load leaves them to load on first use, as before)."""
+    runtime = _runtime()
+    _process.warmed.wait()
+    return runtime
 
 
 def get_store() -> JobStore:
@@ -117,27 +147,36 @@ def get_store() -> JobStore:
         return _process.store
 
 
-def _warm_and_beat(queues: Sequence[str]) -> None:
-    runtime = get_runtime()
+def _start_process(queues: Sequence[str], parent: int | None) -> None:
+    """Start this worker process's heartbeat, and load its models in the background (returns at once)."""
+    _process.warmed.clear()
+    threading.Thread(target=_warm_up, args=(list(queues),), name="sleuth-warm-up", daemon=True).start()
+    beat = threading.Thread(target=_beat, args=(list(queues), parent), name="sleuth-heartbeat", daemon=True)
+    beat.start()
+
+
+def _warm_up(queues: list[str]) -> None:
+    """Load the models (the LLM only on a gpu worker); tasks wait for this to end, whatever its outcome."""
     try:
+        runtime = _runtime()
         runtime.warm_up(llm="gpu" in queues)
     except Exception:
-        log.exception("worker %s could not load its models; they load on first use", runtime.name)
+        log.exception("worker process %s could not load its models; they load on first use", os.getpid())
+    finally:
+        _process.warmed.set()
 
-    def beat() -> None:
-        while True:
-            info = {
-                "models_loaded": runtime.models_loaded,
-                "queues": list(queues),
-                "node": app.conf.get("sleuth_hostname"),
-            }
-            try:
-                get_store().heartbeat(runtime.name, info, ttl_s=3 * HEARTBEAT_S)
-            except Exception:
-                log.warning("worker %s: heartbeat failed", runtime.name)
-            threading.Event().wait(HEARTBEAT_S)
 
-    threading.Thread(target=beat, name="sleuth-heartbeat", daemon=True).start()
+def _beat(queues: list[str], parent: int | None) -> None:
+    """Report this process alive every HEARTBEAT_S seconds; a pool child stops once its parent is gone."""
+    runtime = _runtime()
+    while parent is None or os.getppid() == parent:
+        info = {"models_loaded": runtime.models_loaded, "queues": queues, "node": app.conf.get("sleuth_hostname")}
+        try:
+            get_store().heartbeat(runtime.name, info, ttl_s=HEARTBEAT_TTL_S)
+        except Exception:
+            log.warning("worker %s: heartbeat failed", runtime.name)
+        time.sleep(HEARTBEAT_S)
+    log.warning("worker %s: its parent worker is gone; no more heartbeats", runtime.name)
 
 
 def _queues_of(sender: Any) -> list[str]:
@@ -149,13 +188,15 @@ def _queues_of(sender: Any) -> list[str]:
 
 @worker_process_init.connect
 def _on_process_init(**_: Any) -> None:
-    _warm_and_beat(app.conf.get("sleuth_queues") or ["cpu", "gpu"])
+    """A prefork pool child: returns at once, so the child reports up in time; the models load behind."""
+    _process.after_fork()
+    _start_process(app.conf.get("sleuth_queues") or ["cpu", "gpu"], parent=os.getppid())
 
 
 @worker_ready.connect
 def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     if app.conf.get("sleuth_warm_in_main"):
-        _warm_and_beat(_queues_of(sender) if sender is not None else ["cpu", "gpu"])
+        _start_process(_queues_of(sender) if sender is not None else ["cpu", "gpu"], parent=None)
 
 
 def run_worker(

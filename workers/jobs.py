@@ -4,6 +4,10 @@ A job moves queued -> running -> succeeded | failed | cancelled; a finished job 
 a redelivered task that finds its job finished does nothing. Its trace events are kept in order beside
 it (`seq` 0, 1, ...). Two stores: in memory (the embedded mode) and Redis (workers; an API restart loses
 no job). Both also keep the job counts by state and the LLM usage totals that /metrics reports.
+
+A worker holds a lease on each job it runs (`hold`, renewed while its task runs, see `workers.leases`). A
+running job whose lease has run out was lost with its worker and not redelivered in time: reading it
+(`get`) fails it with the code `worker_lost`, so a job never stays `running` for good.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ JobKind = Literal["ask", "build", "add_documents"]
 STATES: tuple[JobState, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 USAGE_KEYS = ("llm_calls", "prompt_tokens", "completion_tokens", "questions")
+LOST_CODE = "worker_lost"
 
 
 def now_iso() -> str:
@@ -66,13 +71,24 @@ class JobStore(Protocol):
 
     def create(self, record: JobRecord) -> None: ...
 
-    def get(self, job_id: str) -> JobRecord | None: ...
+    def get(self, job_id: str) -> JobRecord | None:
+        """The job; a running job whose lease ran out is failed as `worker_lost` first."""
+        ...
 
     def start(self, job_id: str, worker: str) -> JobRecord | None:
         """Mark a job running (again, after a redelivery); None when it is finished or unknown."""
         ...
 
     def progress(self, job_id: str, progress: dict[str, Any]) -> None: ...
+
+    def advance_progress(self, job_id: str, progress: dict[str, Any]) -> None:
+        """Set the progress when the job is still in that stage and `done` does not go back (parallel tasks
+        report out of order; a late report never undoes a later one or a later stage)."""
+        ...
+
+    def hold(self, job_id: str, worker: str, ttl_s: float) -> None:
+        """Take or renew `worker`'s lease on a job for `ttl_s` seconds."""
+        ...
 
     def finish(
         self,
@@ -110,3 +126,15 @@ class JobStore(Protocol):
 
 def error_info(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
+
+
+def lost_error(worker: str | None) -> dict[str, str]:
+    """The error of a job whose worker stopped and whose task was not redelivered before its lease ran out."""
+    who = f"worker {worker}" if worker else "its worker"
+    message = f"{who} stopped while running the job and no worker took it up again before its lease ran out"
+    return error_info(LOST_CODE, message)
+
+
+def advances(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether `new` progress moves `old` on: the same stage, `done` not lower."""
+    return old.get("stage") == new.get("stage") and int(new.get("done") or 0) >= int(old.get("done") or 0)

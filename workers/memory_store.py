@@ -1,4 +1,8 @@
-"""The in-process job store of the embedded mode: a dict behind a lock, with a condition for event waits."""
+"""The in-process job store of the embedded mode: a dict behind a lock, with a condition for event waits.
+
+Leases work as in the Redis store (a leased running job whose lease ran out is failed when read), though the
+embedded mode takes none: its jobs run in this process and end with it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from workers.jobs import STATES, TERMINAL, USAGE_KEYS, JobRecord, JobState
+from workers.jobs import STATES, TERMINAL, USAGE_KEYS, JobRecord, JobState, advances, lost_error
 
 
 class MemoryJobStore:
@@ -17,6 +21,7 @@ class MemoryJobStore:
         self._events: dict[str, list[dict[str, Any]]] = {}
         self._usage: Counter[str] = Counter()
         self._workers: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._leases: dict[str, tuple[float, str]] = {}  # job id -> (monotonic deadline, worker)
         self._max_jobs = max_jobs
         self._changed = threading.Condition()
 
@@ -29,7 +34,17 @@ class MemoryJobStore:
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._changed:
-            return self._jobs.get(job_id)
+            record = self._jobs.get(job_id)
+            lease = self._leases.get(job_id)
+            if record is None or record.state != "running" or lease is None or lease[0] > time.monotonic():
+                return record
+            record = self._jobs[job_id] = record.with_(state="failed", error=lost_error(lease[1]))
+            self._changed.notify_all()
+            return record
+
+    def hold(self, job_id: str, worker: str, ttl_s: float) -> None:
+        with self._changed:
+            self._leases[job_id] = (time.monotonic() + ttl_s, worker)
 
     def start(self, job_id: str, worker: str) -> JobRecord | None:
         with self._changed:
@@ -44,6 +59,12 @@ class MemoryJobStore:
         with self._changed:
             record = self._jobs.get(job_id)
             if record is not None and not record.finished:
+                self._jobs[job_id] = record.with_(progress=dict(progress))
+
+    def advance_progress(self, job_id: str, progress: dict[str, Any]) -> None:
+        with self._changed:
+            record = self._jobs.get(job_id)
+            if record is not None and not record.finished and advances(record.progress, progress):
                 self._jobs[job_id] = record.with_(progress=dict(progress))
 
     def finish(
@@ -127,3 +148,4 @@ class MemoryJobStore:
         for record in sorted(finished, key=lambda r: r.updated_at)[: max(1, len(finished) // 10)]:
             self._jobs.pop(record.id, None)
             self._events.pop(record.id, None)
+            self._leases.pop(record.id, None)

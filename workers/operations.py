@@ -1,8 +1,10 @@
 """The work behind each job, as plain functions: Celery tasks and the embedded thread pool both call them.
 
 `execute` is the one wrapper: it marks the job running (doing nothing for a job that is finished, so a
-redelivered task is harmless), runs the operation, and records its result or its error. Operations are
-the functions the command line calls (`build_index` with the graph stage, `SleuthSystem.ask`, ...).
+redelivered task is harmless), runs the operation, and records its result or its error. A job started more
+than `MAX_ATTEMPTS` times (its worker died under it again and again: the OOM killer, a native crash) is
+failed as `worker_lost` instead of being run once more. Operations are
+the functions the command line calls (`build_index` with the graph stage, the system's `ask`, ...).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reasoning.trained_critic import CriticArtifactError
 from retrieval.builder import build_index
 from retrieval.bundle import IndexBundle
 from retrieval.documents import Document
@@ -31,7 +34,7 @@ from retrieval.incremental import BundleUpdate, add_documents
 from retrieval.progress import StageProgress
 from retrieval.readers import read_documents
 from workers.indexes import IndexSummary
-from workers.jobs import JobRecord, JobStore, error_info
+from workers.jobs import LOST_CODE, JobRecord, JobStore, error_info
 from workers.payloads import AddDocumentsPayload, AskPayload, BuildPayload
 from workers.runtime import WorkerRuntime
 
@@ -42,6 +45,7 @@ log = logging.getLogger(__name__)
 
 Operation = Callable[["JobContext", dict[str, Any]], "dict[str, Any] | None"]
 _CANCEL_POLL_S = 0.25
+MAX_ATTEMPTS = 3  # starts of one job (first run and redeliveries) before it is failed as worker_lost
 ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
     (InputNotFoundError, "source_not_found"),
     (InputDataError, "invalid_input"),
@@ -49,6 +53,7 @@ ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
     (IndexLoadError, "index_unavailable"),
     (ConfigError, "invalid_request"),
     (DependencyError, "unavailable"),
+    (CriticArtifactError, "critic_unavailable"),  # the budget's trained critic is missing or corrupt
 )
 
 
@@ -67,27 +72,42 @@ class JobContext:
         self.store.append_event(self.job_id, {"stage": stage, **data})
 
     def cancel_requested(self) -> bool:
-        record = self.store.get(self.job_id)
-        return record is None or record.cancel_requested
+        return cancel_requested(self.store, self.job_id)
 
-    @contextlib.contextmanager
-    def cancel_event(self) -> Iterator[threading.Event]:
+    def cancel_event(self) -> contextlib.AbstractContextManager[threading.Event]:
         """An Event set when the job's cancel is requested (polled from the store in a thread)."""
-        cancel, done = threading.Event(), threading.Event()
+        return watch_cancel(self.store, self.job_id)
 
-        def watch() -> None:
-            while not done.wait(_CANCEL_POLL_S):
-                if self.cancel_requested():
-                    cancel.set()
-                    return
 
-        watcher = threading.Thread(target=watch, name=f"cancel-{self.job_id[:8]}", daemon=True)
-        watcher.start()
-        try:
-            yield cancel
-        finally:
-            done.set()
-            watcher.join()
+def cancel_requested(store: JobStore, job_id: str) -> bool:
+    """Whether the job should stop: its cancel was requested, or it is gone or finished (lost, failed)."""
+    record = store.get(job_id)
+    return record is None or record.cancel_requested or record.finished
+
+
+@contextlib.contextmanager
+def watch_cancel(store: JobStore, job_id: str) -> Iterator[threading.Event]:
+    """An Event set within `_CANCEL_POLL_S` of the job's cancel request (polled from the store in a thread)."""
+    cancel, done = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        while not done.wait(_CANCEL_POLL_S):
+            try:
+                stop = cancel_requested(store, job_id)
+            except Exception:
+                log.warning("job %s: reading its cancel flag failed", job_id)
+                continue
+            if stop:
+                cancel.set()
+                return
+
+    watcher = threading.Thread(target=watch, name=f"cancel-{job_id[:8]}", daemon=True)
+    watcher.start()
+    try:
+        yield cancel
+    finally:
+        done.set()
+        watcher.join()
 
 
 def error_code(exc: BaseException) -> str:
@@ -114,6 +134,10 @@ def execute(
         return
     if record.cancel_requested:
         store.finish(job_id, "cancelled")
+        return
+    if record.attempts > MAX_ATTEMPTS:
+        message = f"its worker died each time it ran ({MAX_ATTEMPTS} attempts); not retried again"
+        store.finish(job_id, "failed", error=error_info(LOST_CODE, message))
         return
     if record.attempts > 1:
         store.append_event(job_id, {"stage": "restart", "attempt": record.attempts, "worker": runtime.name})
@@ -182,6 +206,8 @@ def run_ask(context: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
             listener=listener,
             cancel=cancel,
         )
+    for note in request.notes:  # in the trace and the job's events, after the answer
+        result.trace.record("note", message=note)
     cost = result.cost
     usage = {
         "llm_calls": cost.llm_calls,
@@ -190,7 +216,7 @@ def run_ask(context: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         "questions": 1,
     }
     store.add_usage(usage)
-    return result.to_json(include_trace=request.trace)
+    return result.to_json(include_trace=request.trace) | ({"notes": request.notes} if request.notes else {})
 
 
 def run_build(context: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +230,7 @@ def run_build(context: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         [Path(s) for s in request.sources],
         directory,
         embedder,
-        request.options.build_options(),
+        request.options.build_options(runtime.config.data_root),
         overwrite=request.overwrite,
         progress=JobProgress(context),
         extra_stages=stages,
@@ -221,7 +247,7 @@ def run_add_documents(context: JobContext, payload: dict[str, Any]) -> dict[str,
     embedder = runtime.embedder(manifest.embedder_name)
     result = add_documents(
         directory,
-        _documents(request),
+        _documents(request, runtime.config.data_root),
         embedder,
         update_id=context.job_id,
         updates=_graph_updates(runtime, manifest.data, embedder),
@@ -236,11 +262,11 @@ def run_add_documents(context: JobContext, payload: dict[str, Any]) -> dict[str,
     }
 
 
-def _documents(request: AddDocumentsPayload) -> Iterable[Document]:
+def _documents(request: AddDocumentsPayload, root: Path) -> Iterable[Document]:
     if request.documents:
         return (d.document(i) for i, d in enumerate(request.documents, start=1))
     paths = [Path(s) for s in request.sources]
-    return read_documents(paths, request.options.fields(), skip_invalid=request.options.skip_invalid)
+    return read_documents(paths, request.options.fields(), skip_invalid=request.options.skip_invalid, root=root)
 
 
 def _graph_updates(runtime: WorkerRuntime, manifest: dict[str, Any], embedder: Any) -> list[BundleUpdate]:

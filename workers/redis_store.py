@@ -1,10 +1,13 @@
 """The Redis job store: what the API and every worker share, so that no process holds a job's state alone.
 
 Keys (prefix `sleuth:`): `job:<id>` the record as JSON, `job:<id>:events` its trace events (a list),
-both expiring `ttl_s` after the last write; `jobs:states` job counts by state (moved on each transition,
-so queued and running are current and the final states count every job that reached them); `usage` the
-LLM usage totals; `worker:<name>` a worker's heartbeat. State transitions are optimistic transactions
-(WATCH/MULTI), so a cancel and a finish racing each other leave one consistent result.
+both expiring `ttl_s` after the last write; `job:<id>:lease` the lease of the worker that runs it
+(expiring with the lease) and `job:<id>:leased` that worker's name (kept as long as the record), so a
+running job that was leased and whose lease is gone was lost (`get` fails it, see `workers.jobs`);
+`jobs:states` job counts by state (moved on each transition, so queued and running are current and the
+final states count every job that reached them); `usage` the LLM usage totals; `worker:<name>` a worker's
+heartbeat. State transitions are optimistic transactions (WATCH/MULTI), so a cancel and a finish racing
+each other leave one consistent result.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from workers.jobs import STATES, USAGE_KEYS, JobRecord, JobState
+from workers.jobs import STATES, USAGE_KEYS, JobRecord, JobState, advances, lost_error
 
 _PREFIX = "sleuth:"
 _POLL_S = 0.1
@@ -40,7 +43,37 @@ class RedisJobStore:
 
     def get(self, job_id: str) -> JobRecord | None:
         raw = self._redis.get(self._job(job_id))
-        return JobRecord.from_json(json.loads(raw)) if raw else None
+        record = JobRecord.from_json(json.loads(raw)) if raw else None
+        if record is None or record.state != "running":
+            return record
+        return self._reap_if_lost(record)
+
+    def _reap_if_lost(self, record: JobRecord) -> JobRecord:
+        """The running job, failed as `worker_lost` when it was leased and its lease has run out."""
+        pipe = self._redis.pipeline()
+        pipe.exists(self._lease(record.id))
+        pipe.get(self._leased(record.id))
+        held, leased = pipe.execute()
+        if held or not leased:
+            return record
+        worker = _text(leased)
+
+        def change(old: JobRecord) -> JobRecord | None:
+            return old.with_(state="failed", error=lost_error(worker)) if old.state == "running" else None
+
+        return self._transition(record.id, change, unless_exists=self._lease(record.id)) or record
+
+    def _lease(self, job_id: str) -> str:
+        return f"{self._job(job_id)}:lease"
+
+    def _leased(self, job_id: str) -> str:
+        return f"{self._job(job_id)}:leased"
+
+    def hold(self, job_id: str, worker: str, ttl_s: float) -> None:
+        pipe = self._redis.pipeline()
+        pipe.set(self._lease(job_id), worker, px=max(1, int(ttl_s * 1000)))
+        pipe.set(self._leased(job_id), worker, ex=self.ttl_s)
+        pipe.execute()
 
     def start(self, job_id: str, worker: str) -> JobRecord | None:
         def change(record: JobRecord) -> JobRecord | None:
@@ -53,6 +86,14 @@ class RedisJobStore:
 
     def progress(self, job_id: str, progress: dict[str, Any]) -> None:
         self._transition(job_id, lambda r: None if r.finished else r.with_(progress=dict(progress)))
+
+    def advance_progress(self, job_id: str, progress: dict[str, Any]) -> None:
+        def change(record: JobRecord) -> JobRecord | None:
+            if record.finished or not advances(record.progress, progress):
+                return None
+            return record.with_(progress=dict(progress))
+
+        self._transition(job_id, change)
 
     def finish(
         self,
@@ -75,17 +116,20 @@ class RedisJobStore:
 
         return self._transition(job_id, change)
 
-    def _transition(self, job_id: str, change: Callable[[JobRecord], JobRecord | None]) -> JobRecord | None:
+    def _transition(
+        self, job_id: str, change: Callable[[JobRecord], JobRecord | None], *, unless_exists: str | None = None
+    ) -> JobRecord | None:
+        """Apply `change` to the record atomically (None: no change); not at all while `unless_exists` exists."""
         key = self._job(job_id)
         while True:
             with self._redis.pipeline() as pipe:
                 try:
-                    pipe.watch(key)
+                    pipe.watch(key, *([unless_exists] if unless_exists else []))
                     raw = pipe.get(key)
                     if not raw:
                         return None
                     old = JobRecord.from_json(json.loads(raw))
-                    new = change(old)
+                    new = None if unless_exists and pipe.exists(unless_exists) else change(old)
                     if new is None:
                         return old
                     pipe.multi()

@@ -1,24 +1,24 @@
 """What one worker (or the embedded API) process holds for its whole life: the models and opened indexes.
 
-`WorkerRuntime` wraps the composition function (`reasoning.system.SleuthSystem`) with what the service
-adds: the index registry and upload area, the embedder used for builds (shared with the system, one per
-model name), the NER extractor, and a freshness check that reopens an index another process replaced.
+`WorkerRuntime` holds the system that the composition function (`reasoning.system.build_system`) builds
+from the workers' `system` settings, as the CLI builds it, and adds what the service needs: the index
+registry and upload area, the embedder of builds (the system's own, one per model name), the NER
+extractor, and a freshness check that reopens an index another process replaced.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrieval.bundle import MANIFEST
-from retrieval.embedders import Embedder, SentenceTransformerEmbedder
+from retrieval.embedders import Embedder
 from workers.config import WorkerConfig
 from workers.indexes import IndexRegistry
+from workers.leases import process_name
 from workers.uploads import UploadArea
 
 if TYPE_CHECKING:
@@ -45,41 +45,31 @@ class WorkerRuntime:
         self.config = config
         self.registry = IndexRegistry(config.index_root)
         self.uploads = UploadArea(config.data_root)
-        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.name = process_name()
         self._backend = backend
-        self._embedder_factory = embedder_factory or self._sentence_transformer
+        self._embedder_factory = embedder_factory
         self._extractor_factory = extractor_factory
-        self._embedders: dict[str, Embedder] = {}
         self._extractor: EntityExtractor | None = None
         self._system: SleuthSystem | None = None
         self._seen: dict[Path, tuple[int, int]] = {}
         self._lock = threading.RLock()
         self.models_loaded = False
 
-    def _sentence_transformer(self, name: str) -> Embedder:
-        return SentenceTransformerEmbedder(name, device=self.config.device)
-
     @property
     def system(self) -> SleuthSystem:
+        """The system, built on first use from the `system` settings (the LLM loads on its first call)."""
         with self._lock:
             if self._system is None:
-                from reasoning.system import SleuthSystem, SystemConfig
+                from reasoning.system import build_system
 
-                config = SystemConfig(
-                    llm=self.config.llm,
-                    llm_options=dict(self.config.llm_options),
-                    max_question_chars=self.config.max_question_chars,
+                self._system = build_system(
+                    self.config.system, backend=self._backend, embedder_factory=self._embedder_factory
                 )
-                self._system = SleuthSystem(config, backend=self._backend, embedder_factory=self.embedder)
             return self._system
 
     def embedder(self, name: str | None = None) -> Embedder:
-        """The embedder of that model name (the configured one by default), loaded once."""
-        name = name or self.config.embedder
-        with self._lock:
-            if name not in self._embedders:
-                self._embedders[name] = self._embedder_factory(name)
-            return self._embedders[name]
+        """The embedder of that model name (default: the one new builds use), loaded once by the system."""
+        return self.system.embedder(name or self.config.embedder)
 
     def extractor(self) -> EntityExtractor:
         with self._lock:

@@ -6,17 +6,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reasoning.budget import DEFAULT_BUDGET, BudgetName
+from reasoning.budget import CriticKind as CriticName
+from reasoning.methods import MethodName
 from workers.payloads import IndexName
 
-MethodName = Literal["direct", "rag", "iterative", "ppr", "sleuth"]  # reasoning.methods.METHODS
-BudgetName = Literal["fast", "balanced", "thorough"]  # reasoning.budget.BUDGET_NAMES
-CriticName = Literal["feature", "prompted", "trained", "none"]  # reasoning.budget.CRITIC_KINDS
+__all__ = ["AskRequest", "AskResponse", "BudgetName", "BudgetOverrides", "CriticName", "MethodName"]
 
 
 class BudgetOverrides(BaseModel):
     """Knobs on top of the budget preset; each is capped by the service's limits."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     chains: int | None = Field(default=None, ge=1, le=8)
     max_rounds: int | None = Field(default=None, ge=1, le=8)
@@ -31,22 +32,22 @@ class BudgetOverrides(BaseModel):
         "number of rounds); the preset's own by default",
     )
     stop_run: bool | None = Field(
-        default=None, description="answer as soon as one chain is judged sufficient (default: as the critic says)"
+        default=None, description="answer as soon as one chain is judged sufficient (default: the preset's own)"
     )
     trust_critic: bool | None = Field(
         default=None,
         description="with verification, do not re-check an answer the critic judged sufficient and no other chain "
-        "contradicts (default: as the critic says)",
+        "contradicts (default: the preset's own)",
     )
 
 
 class AskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no "5" for 5 nor true for 1
 
     question: str = Field(min_length=1, max_length=100_000, description="the question (the service limits its length)")
     index: IndexName
     method: MethodName = "sleuth"
-    budget: BudgetName = "fast"
+    budget: BudgetName = DEFAULT_BUDGET
     budget_tokens: int | None = Field(
         default=None,
         ge=1,
@@ -84,6 +85,9 @@ class Answer(BaseModel):
     cost: AskCost
     evidence: list[dict[str, Any]]
     trace: dict[str, Any] | None = None
+    notes: list[str] = Field(
+        default_factory=list, description="what the service chose for the request, e.g. the budget budget_tokens picked"
+    )
 
 
 class AskResponse(BaseModel):

@@ -6,16 +6,45 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workers.payloads import DocumentPayload, IndexName, IndexOptions
+from retrieval.readers import SUPPORTED_FORMATS
+from workers.payloads import DocumentPayload, IndexName
+from workers.payloads import IndexOptions as PayloadOptions
+
+
+def exactly_one(fields: dict[str, str]) -> dict[str, Any]:
+    """A JSON Schema `oneOf` that states "exactly one of these fields" (each given with its JSON type): in
+    each branch one is required and of its type, the others absent or null."""
+    return {"oneOf": [_only(given, fields) for given in fields]}
+
+
+def _only(given: str, fields: dict[str, str]) -> dict[str, Any]:
+    types = {name: kind if name == given else "null" for name, kind in fields.items()}
+    return {"required": [given], "properties": {name: {"type": kind} for name, kind in types.items()}}
+
+
+class IndexOptions(PayloadOptions):
+    """How to build an index (the options of `sleuth index build`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # `"kg": "false"` is a 422, not False
 
 
 class SourceRef(BaseModel):
-    """Where documents come from: a path under the server's data root, or an upload's id (exactly one)."""
+    """Where documents come from, exactly one of `path` and `upload`: a path under the server's data root,
+    or an upload's id."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra=exactly_one({"path": "string", "upload": "string"})
+    )
 
-    path: str | None = Field(default=None, min_length=1, max_length=1024, description="relative to the data root")
-    upload: str | None = Field(default=None, min_length=1, max_length=64, description="an id from POST /v1/uploads")
+    path: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description=f"relative to the data root (not with upload): {SUPPORTED_FORMATS}",
+    )
+    upload: str | None = Field(
+        default=None, min_length=1, max_length=64, description="an id from POST /v1/uploads (not with path)"
+    )
 
     @model_validator(mode="after")
     def _one(self) -> SourceRef:
@@ -25,7 +54,7 @@ class SourceRef(BaseModel):
 
 
 class IndexCreateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: IndexName
     source: SourceRef
@@ -34,9 +63,11 @@ class IndexCreateRequest(BaseModel):
 
 
 class DocumentsAddRequest(BaseModel):
-    """New documents, inline or from a source (exactly one)."""
+    """New documents, inline or from a source: exactly one of `documents` and `source`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra=exactly_one({"documents": "array", "source": "object"})
+    )
 
     documents: list[DocumentPayload] | None = Field(default=None, min_length=1)
     source: SourceRef | None = None

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from workers.jobs import JobRecord
-
-JobStateName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+from workers.jobs import JobState as JobStateName
 
 
 class JobLinks(BaseModel):

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workers.payloads import IndexName
+from kg.graph_search import ALL_MODES
+from workers.payloads import IndexName, choice_of
 
-SearchModeName = Literal["bm25", "dense", "hybrid", "graph", "hybrid+graph"]  # kg.graph_search.ALL_MODES
+if TYPE_CHECKING:
+    SearchModeName = str
+else:
+    SearchModeName = choice_of(ALL_MODES)  # kg.graph_search.ALL_MODES, an enum in the schema
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # `"k": "5"` or `"k": true` is a 422, not 5 or 1
 
     query: str = Field(min_length=1, max_length=2000)
     index: IndexName

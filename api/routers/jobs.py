@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
 @router.get("/{job_id}", response_model=JobStatus, summary="A job's state, progress and result")
 def get_job(job_id: str, context: ContextDep, principal: PrincipalDep) -> JobStatus:
-    return JobStatus.of(serving.owned_job(context, principal, job_id))
+    return serving.job_status(context, serving.owned_job(context, principal, job_id))
 
 
 @router.delete(

@@ -18,9 +18,12 @@ from api.protocol.indexes import (
     SourceRef,
 )
 from api.protocol.jobs import JobAccepted
+from api.public_paths import public_paths
 from api.security import Principal
 from api.serving.ask import submit
-from workers.paths import INDEX_NAME, confine
+from retrieval.errors import InputNotFoundError
+from retrieval.readers import text_files
+from workers.paths import INDEX_NAME, UPLOADS_DIR, ForbiddenPathError, confine
 from workers.payloads import AddDocumentsPayload, BuildPayload
 
 
@@ -29,7 +32,27 @@ def resolve_source(context: ServiceContext, principal: Principal, source: Source
     if source.upload is not None:
         return context.runtime.uploads.resolve(source.upload, principal.id)
     assert source.path is not None
-    return confine(context.settings.worker.data_root, source.path)
+    data_root = context.settings.worker.data_root
+    try:
+        path = confine(data_root, source.path)
+        if path.is_dir():
+            check_directory(data_root.expanduser().resolve(), path, source.path)
+    except OSError as exc:  # a name too long, a folder that may not be listed, a link loop
+        raise InputNotFoundError(f"source path {source.path!r} cannot be read: {exc.strerror or exc}") from None
+    return path
+
+
+def check_directory(root: Path, directory: Path, given: str) -> None:
+    """Every file a directory source would be read from must resolve inside the data root and outside its
+    uploads (a symbolic link to a file elsewhere is refused, as the source path itself would be)."""
+    uploads = root / UPLOADS_DIR
+    for path in text_files(directory):
+        target = path.resolve()
+        inside = target == root or root in target.parents
+        if not inside or uploads in target.parents:
+            where = "outside the data root" if not inside else "into the uploads"
+            shown = path.relative_to(root).as_posix()
+            raise ForbiddenPathError(f"source path {given!r} holds {shown!r}, a symbolic link {where}")
 
 
 def create(context: ServiceContext, principal: Principal, request: IndexCreateRequest) -> JobAccepted:
@@ -50,7 +73,8 @@ def info(context: ServiceContext, principal: Principal, name: str) -> IndexDetai
     readable(context, principal, name)
     registry = context.runtime.registry
     summary = registry.summary(name)
-    return IndexDetail(**summary.__dict__, manifest=registry.manifest(name))
+    manifest = public_paths(context.settings).json(registry.manifest(name))  # sources relative to the data root
+    return IndexDetail(**summary.__dict__, manifest=manifest)
 
 
 async def listing(context: ServiceContext, principal: Principal) -> IndexList:

@@ -8,6 +8,7 @@ The stream sends each trace event as `event: trace` with `id: <seq>` (so a clien
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -15,13 +16,27 @@ from collections.abc import AsyncIterator
 from fastapi import Request
 
 from api.context import ServiceContext
-from api.errors import not_found
+from api.errors import (
+    BROKER_ERRORS,
+    BROKER_RETRY_AFTER_S,
+    BROKER_UNAVAILABLE,
+    broker_unavailable,
+    error_body,
+    not_found,
+)
 from api.protocol.jobs import JobStatus
+from api.public_paths import public_paths
 from api.security import Principal
 from workers.jobs import JobRecord
 
 KEEP_ALIVE_S = 15.0
 _WAIT_S = 1.0
+
+
+def job_status(context: ServiceContext, record: JobRecord) -> JobStatus:
+    """The job as its client sees it: server paths in its error and result relative to the service's roots."""
+    public = public_paths(context.settings)
+    return JobStatus.of(dataclasses.replace(record, error=public.json(record.error), result=public.json(record.result)))
 
 
 def owned_job(context: ServiceContext, principal: Principal, job_id: str) -> JobRecord:
@@ -37,7 +52,7 @@ def cancel(context: ServiceContext, principal: Principal, job_id: str) -> JobSta
     record = context.store.request_cancel(job_id)
     if record is None:
         raise not_found(f"job {job_id!r}")
-    return JobStatus.of(record)
+    return job_status(context, record)
 
 
 def last_event_id(request: Request) -> int:
@@ -46,6 +61,16 @@ def last_event_id(request: Request) -> int:
 
 
 async def event_stream(context: ServiceContext, job_id: str, after: int, request: Request) -> AsyncIterator[str]:
+    """The stream; a broker lost on the way ends it with `event: error` (the error shape, then reconnect)."""
+    try:
+        async for message in _events(context, job_id, after, request):
+            yield message
+    except BROKER_ERRORS:
+        body = json.dumps(error_body(BROKER_UNAVAILABLE, broker_unavailable().message))
+        yield f"event: error\nretry: {BROKER_RETRY_AFTER_S * 1000}\ndata: {body}\n\n"
+
+
+async def _events(context: ServiceContext, job_id: str, after: int, request: Request) -> AsyncIterator[str]:
     last_sent = time.monotonic()
     while True:
         events = await asyncio.to_thread(context.store.events, job_id, after, _WAIT_S)
@@ -61,7 +86,7 @@ async def event_stream(context: ServiceContext, job_id: str, after: int, request
                 more = await asyncio.to_thread(context.store.events, job_id, after, 0.0)
                 for seq, event in more:
                     yield f"id: {seq}\nevent: trace\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
-                status = JobStatus.of(record).model_dump_json()
+                status = job_status(context, record).model_dump_json()
                 yield f"event: end\ndata: {status}\n\n"
             return
         if await request.is_disconnected():

@@ -91,9 +91,10 @@ def sample_index(ctx: BenchContext) -> Path:
 
 
 def _timed_runs(llm: str, index: Path, questions: list[str], chains: list[int], rounds: int) -> dict[str, Any]:
-    from reasoning.system import SleuthSystem, SystemConfig
+    from reasoning.settings import SystemSettings
+    from reasoning.system import build_system
 
-    system = SleuthSystem(SystemConfig(llm=llm))
+    system = build_system(SystemSettings.from_env(llm=llm))
     system.ask(questions[0], index, budget="fast", overrides={"max_rounds": 1})  # load models, warm caches
     rows: dict[str, Any] = {}
     for k in chains:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kg.graph_stage import add_graph, graph_stage
 from retrieval.builder import BuildOptions, build_index
@@ -24,6 +26,7 @@ class BenchContext:
     work_dir: Path  # built indexes are cached here between runs
     progress: ProgressReporter
     limit: int | None = None  # only the first N documents / questions, for quick runs
+    options: Mapping[str, Any] = field(default_factory=dict)  # a benchmark's own options (e.g. llm's builds)
 
     def data_file(self, *parts: str) -> Path:
         path = self.data_dir.joinpath(*parts)

@@ -1,73 +1,77 @@
-"""Graph stage time and peak memory at a quarter, a half and all of a dump, against NER alone.
+"""Graph stage time and peak memory at a quarter, a half and all of one or more dumps, against NER alone.
 
-Each measurement runs in a fresh process (so peak memory is its own): one builds a passage store, one
-runs the whole graph stage on it, one runs only the NER pass over the same passages. The growth
-exponent is the slope of log(time) against log(passages).
+Each measurement runs in a fresh interpreter (`graph_probe.py`, so its peak memory is its own): the
+whole graph stage over a passage store, and the NER pass alone over the same passages. Several dumps
+(`sleuth bench graph --graph-dumps A,B`) are measured together: each size takes the same fraction of
+every dump, so the mix stays the same. With `--graph-baseline DIR` (a git worktree of an older commit)
+the graph stage is also measured with the code of that tree, in the same run, and the two graphs of the
+whole size are compared file by file. The growth exponent is the slope of log(cost) against
+log(passages).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing
-import resource
+import subprocess
+import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from evaluation.benchmarks.common import BenchContext, first_records
+from evaluation.benchmarks.graph_compare import compare_graphs
 
 FRACTIONS = (0.25, 0.5, 1.0)
 TARGET_RATIO = 1.5
+DEFAULT_DUMPS = ("wiki_passages.jsonl.gz",)
+CURRENT = "current"
+BASELINE = "baseline"
+_PROBE = Path(__file__).with_name("graph_probe.py")
+_REPO = Path(__file__).resolve().parents[2]
 
 
 def run(ctx: BenchContext) -> dict[str, Any]:
-    dump = first_records(ctx, ctx.data_file("dumps", "wiki_passages.jsonl.gz"))
-    total = _count_records(dump)
+    dumps = [ctx.data_file("dumps", name) for name in ctx.options.get("graph_dumps") or DEFAULT_DUMPS]
+    trees = {CURRENT: _REPO}
+    if ctx.options.get("graph_baseline"):
+        trees[BASELINE] = Path(ctx.options["graph_baseline"]).resolve()
+    totals = [_count_records(first_records(ctx, dump)) for dump in dumps]
     sizes = []
     for fraction in FRACTIONS:
-        subset = _subset(ctx, dump, round(total * fraction))
-        store = ctx.work_dir / "graph-bench" / f"{subset.stem}.sqlite"
-        if not store.exists():
-            _in_fresh_process(_build_store, subset, store)
-        graph = _in_fresh_process(_graph_stage_figures, store)
-        ner = _in_fresh_process(_ner_figures, store)
-        sizes.append(
-            {
-                "fraction": fraction,
-                **graph,
-                "ner_alone_seconds": ner["seconds"],
-                "ratio_graph_to_ner": round(graph["graph_seconds"] / ner["seconds"], 3),
-            }
-        )
-    passages = [s["passages"] for s in sizes]
-    return {
+        store = _store(ctx, dumps, [round(total * fraction) for total in totals])
+        keep = fraction == FRACTIONS[-1]
+        graphs = {label: _graph_figures(ctx, tree, store, label, keep) for label, tree in trees.items()}
+        ner = _probe(_REPO, "ner", store)
+        for graph in graphs.values():
+            graph["ratio_graph_to_ner"] = round(graph["graph_seconds"] / ner["seconds"], 3)
+        sizes.append({"fraction": fraction, "passages": graphs[CURRENT]["passages"], "ner_alone": ner, **graphs})
+    figures: dict[str, Any] = {
         "benchmark": "graph",
-        "dump": str(dump),
+        "dumps": [str(d) for d in dumps],
+        "records": totals,
+        "trees": {label: _describe_tree(tree) for label, tree in trees.items()},
         "sizes": sizes,
-        "time_exponent": _exponent(passages, [s["graph_seconds"] for s in sizes]),
-        "memory_exponent": _exponent(passages, [s["graph_rss_growth_mib"] for s in sizes]),
-        "target_ratio": TARGET_RATIO,
+        "summary": {label: _summary(sizes, label) for label in trees},
+        "targets": {"ratio_graph_to_ner": TARGET_RATIO, "kib_per_passage": 5.0, "exponent": 1.05},
     }
+    if BASELINE in trees:
+        figures["same_graph"] = compare_graphs(_kept(ctx, CURRENT), _kept(ctx, BASELINE))
+    return figures
 
 
-def _in_fresh_process(function: Any, *paths: Path) -> Any:
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(function, tuple(str(p) for p in paths))
+def _store(ctx: BenchContext, dumps: list[Path], counts: list[int]) -> Path:
+    subsets = [_subset(ctx, dump, count) for dump, count in zip(dumps, counts, strict=True)]
+    store = ctx.work_dir / "graph-bench" / ("+".join(s.stem for s in subsets) + ".sqlite")
+    if not store.exists():
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            pool.apply(_build_store, ([str(s) for s in subsets], str(store)))
+    return store
 
 
-def _rss_mib() -> float:
-    import psutil
-
-    return round(psutil.Process().memory_info().rss / 2**20, 1)
-
-
-def _peak_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def _build_store(dump: str, store_path: str) -> None:
-    """The passages of a dump, chunked for the default embedder, in a store of their own."""
+def _build_store(dumps: list[str], store_path: str) -> None:
+    """The passages of the dumps, chunked for the default embedder, in a store of their own."""
     from retrieval.builder import store_passages
     from retrieval.embedders import SentenceTransformerEmbedder
     from retrieval.passage_store import PassageStore
@@ -76,47 +80,49 @@ def _build_store(dump: str, store_path: str) -> None:
     partial = Path(store_path + ".partial")
     partial.unlink(missing_ok=True)
     store = PassageStore.create(partial)
-    store_passages([Path(dump)], store, SentenceTransformerEmbedder())
+    store_passages([Path(d) for d in dumps], store, SentenceTransformerEmbedder())
     store.close()
     partial.rename(store_path)
 
 
-def _graph_stage_figures(store_path: str) -> dict[str, Any]:
-    """The whole graph stage; memory growth is peak RSS over RSS once the NER model is loaded."""
-    from kg.graph_stage import graph_stage
-    from retrieval.builder import StageClock
-    from retrieval.passage_store import PassageStore
-    from retrieval.progress import SilentProgress
+def _kept(ctx: BenchContext, label: str) -> Path:
+    return ctx.work_dir / "graph-bench" / "graphs" / label
 
-    store = PassageStore.open(Path(store_path))
-    stage = graph_stage()
-    baseline = _rss_mib()
-    clock = StageClock(SilentProgress())
+
+def _graph_figures(ctx: BenchContext, tree: Path, store: Path, label: str, keep: bool) -> dict[str, Any]:
+    return _probe(tree, "stage", store, _kept(ctx, label) if keep else None)
+
+
+def _probe(tree: Path, command: str, store: Path, keep: Path | None = None) -> dict[str, Any]:
+    """`graph_probe.py` in a fresh interpreter over the code of `tree`; its figures."""
     with tempfile.TemporaryDirectory() as work:
-        start = time.perf_counter()
-        section = stage.run(store, Path(work), clock)
-        seconds = time.perf_counter() - start
-    peak = _peak_mib()
+        out = Path(work) / "figures.json"
+        args = [sys.executable, str(_PROBE), str(tree), command, str(store.resolve()), str(out)]
+        subprocess.run([*args, *([str(keep.resolve())] if keep else [])], check=True)
+        figures: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return figures
+
+
+def _describe_tree(tree: Path) -> dict[str, Any]:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(tree), *args], capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "kg", "retrieval")
+    return {"path": str(tree), "commit": git("rev-parse", "HEAD"), "kg_or_retrieval_changed": bool(changed)}
+
+
+def _summary(sizes: list[dict[str, Any]], label: str) -> dict[str, Any]:
+    passages = [s["passages"] for s in sizes]
+    largest = sizes[-1][label]
     return {
-        "passages": section["counts"]["passages"],
-        "graph_seconds": round(seconds, 2),
-        "stages": clock.stages,
-        "counts": section["counts"],
-        "rss_before_stage_mib": baseline,
-        "peak_rss_mib": peak,
-        "graph_rss_growth_mib": round(peak - baseline, 1),
+        "time_exponent": _exponent(passages, [s[label]["graph_seconds"] for s in sizes]),
+        "memory_exponent": _exponent(passages, [s[label]["graph_rss_growth_mib"] for s in sizes]),
+        "passages": largest["passages"],
+        "graph_rss_growth_mib": largest["graph_rss_growth_mib"],
+        "kib_per_passage": largest["kib_per_passage"],
+        "ratio_graph_to_ner": largest["ratio_graph_to_ner"],
     }
-
-
-def _ner_figures(store_path: str) -> dict[str, Any]:
-    from kg.ner import SpacyEntityExtractor
-    from retrieval.passage_store import PassageStore
-
-    store = PassageStore.open(Path(store_path))
-    extractor = SpacyEntityExtractor()
-    start = time.perf_counter()
-    mentions = sum(len(m) for m in extractor.extract(p.text for p in store.iter_passages()))
-    return {"seconds": round(time.perf_counter() - start, 2), "mentions": mentions}
 
 
 def _count_records(path: Path) -> int:
@@ -142,16 +148,23 @@ def _exponent(xs: list[float], ys: list[float]) -> float | None:
 
 
 def render(figures: dict[str, Any]) -> str:
-    lines = [f"graph stage on {figures['dump']} (each size in a fresh process)"]
+    names = " + ".join(Path(d).name for d in figures["dumps"])
+    lines = [f"graph stage on {names} (each size and code tree in a fresh process)"]
     for s in figures["sizes"]:
+        lines.append(f"  {s['passages']:>7,} passages: NER alone {s['ner_alone']['seconds']:>8.1f} s")
+        for label in figures["trees"]:
+            g = s[label]
+            lines.append(
+                f"    {label:>8}: {g['graph_seconds']:>8.1f} s, ratio to NER {g['ratio_graph_to_ner']:.3f}; "
+                f"+{g['graph_rss_growth_mib']:,.0f} MiB ({g['kib_per_passage']:.1f} KiB a passage, peak "
+                f"{g['peak_rss_mib']:,.0f} MiB); {g['counts']['entities']:,} entities, "
+                f"{g['counts']['cooccurrence_edges'] + g['counts']['synonym_edges']:,} edges"
+            )
+    for label, summary in figures["summary"].items():
         lines.append(
-            f"  {s['passages']:>7,} passages: graph stage {s['graph_seconds']:>8.1f} s, NER alone "
-            f"{s['ner_alone_seconds']:>8.1f} s, ratio {s['ratio_graph_to_ner']:.3f} (target <= "
-            f"{figures['target_ratio']}); memory +{s['graph_rss_growth_mib']:,.0f} MiB in the stage "
-            f"(peak {s['peak_rss_mib']:,.0f} MiB); {s['counts']['entities']:,} entities, "
-            f"{s['counts']['cooccurrence_edges'] + s['counts']['synonym_edges']:,} edges"
+            f"  {label}: growth exponent time {summary['time_exponent']}, memory {summary['memory_exponent']} "
+            f"(1.0 = linear)"
         )
-    lines.append(
-        f"  growth exponent: time {figures['time_exponent']}, memory {figures['memory_exponent']} (1.0 = linear)"
-    )
+    if "same_graph" in figures:
+        lines.append(f"  same graph as the baseline: {figures['same_graph']['identical_files']}")
     return "\n".join(lines)

@@ -1,24 +1,15 @@
-"""Usage accounting across LLM calls: one `CallRecord` per `generate` call, summed by `UsageLedger`.
-
-Wrap a backend in `MeteredBackend` and every call (failed ones too, with their error code) lands in the
-ledger, which the reasoning trace reads to report calls, tokens and latency per question.
+"""Usage accounting of LLM calls: one `CallRecord` per `generate` call, kept per question by
+`SpendingLedger` (which the budget's caps check, and whose totals are the question's cost, the trace's
+figures and the service's usage metrics), summed by `UsageTotals`.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from reasoning.llm.protocol import (
-    Completion,
-    CompletionMixin,
-    GenerationParams,
-    LLMBackend,
-    LLMError,
-    Prompt,
-)
+from reasoning.llm.protocol import Completion, GenerationParams, LLMError
 
 
 @dataclass(frozen=True)
@@ -87,12 +78,15 @@ class UsageTotals:
         return totals
 
 
-class UsageLedger:
-    """A thread-safe list of call records."""
+class SpendingLedger:
+    """One question's LLM calls against its budget's hard caps: every call made for it (failed ones too),
+    what the caps check, what its cost reports, and what the service's usage metrics add up."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_calls: int, max_tokens: int) -> None:
+        self.max_calls = max_calls
+        self.max_tokens = max_tokens
         self._records: list[CallRecord] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the calls of one question may come from several threads
 
     def add(self, record: CallRecord) -> None:
         with self._lock:
@@ -106,40 +100,7 @@ class UsageLedger:
     def totals(self) -> UsageTotals:
         return UsageTotals.of(self.records)
 
-    def since(self, mark: int) -> UsageTotals:
-        """Totals of the records added after `mark` (a previous `len(ledger)`), e.g. one question's calls."""
-        with self._lock:
-            return UsageTotals.of(self._records[mark:])
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._records)
-
-
-class MeteredBackend(CompletionMixin):
-    """A backend that records every `generate` call into a ledger; otherwise it is the backend it wraps."""
-
-    def __init__(self, backend: LLMBackend, ledger: UsageLedger | None = None) -> None:
-        self.backend = backend
-        self.ledger = ledger if ledger is not None else UsageLedger()
-
-    @property
-    def name(self) -> str:
-        return self.backend.name
-
-    @property
-    def context_window(self) -> int:
-        return self.backend.context_window
-
-    def count_tokens(self, text: str) -> int:
-        return self.backend.count_tokens(text)
-
-    def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[Completion]:
-        start = time.perf_counter()
-        try:
-            completions = self.backend.generate(prompts, params)
-        except LLMError as exc:
-            self.ledger.add(CallRecord.failed(self.name, len(prompts), params, exc, time.perf_counter() - start))
-            raise
-        self.ledger.add(CallRecord.of(self.name, params, completions, time.perf_counter() - start))
-        return completions
+    def can_afford(self, calls: int, tokens: int) -> bool:
+        """Whether `calls` more calls of about `tokens` tokens in all stay within both caps."""
+        totals = self.totals()
+        return totals.calls + calls <= self.max_calls and totals.total_tokens + tokens <= self.max_tokens

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from reasoning.llm.cpu_variants import CpuVariant, load_cpu_variant
 from reasoning.llm.protocol import (
     ChatMessage,
     Completion,
@@ -159,7 +160,11 @@ class LlamaCppBackend(CompletionMixin):
         }
         if chat_format is not None:
             options["chat_format"] = chat_format
-        log.info("loading %s with llama.cpp (n_ctx=%d)", path, n_ctx)
+        # a GGML_BACKEND_DL build has no CPU code linked in: load the best build of it this CPU runs
+        self.cpu_variant: CpuVariant = load_cpu_variant(
+            Path(llama_cpp.__file__).parent / "lib", getattr(getattr(llama_cpp, "llama_cpp", None), "_lib", None)
+        )
+        log.info("loading %s with llama.cpp (n_ctx=%d, CPU build %s)", path, n_ctx, self.cpu_variant.name)
         self._llama = llama_cpp.Llama(model_path=str(path), **options)
         if prompt_cache_mb > 0 and hasattr(llama_cpp, "LlamaRAMCache"):
             # KV states of recent prompts, so that chains taking turns still reuse their own prefixes
@@ -331,6 +336,11 @@ class LlamaCppBackend(CompletionMixin):
                 break
             shared += 1
         return shared
+
+    def system_info(self) -> str:
+        """llama.cpp's own account of the instruction sets its loaded CPU code uses ("AVX512 = 1 | ...")."""
+        info = self._module.llama_print_system_info()
+        return (info.decode() if isinstance(info, bytes) else str(info)).strip()
 
     def close(self) -> None:
         close = getattr(self._llama, "close", None)

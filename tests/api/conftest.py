@@ -2,13 +2,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from api.app import create_app
+from reasoning.settings import SystemSettings
+from reasoning.system import SleuthSystem
 from tests.conftest import DOCS, write_jsonl
 from tests.workers.harness import LiveServer, build_test_index, fake_runtime, settings
+
+
+@pytest.fixture
+def scripted_system(monkeypatch: pytest.MonkeyPatch) -> list[SystemSettings]:
+    """`build_system(settings)` in the CLI builds the scripted system over the small test graph, with those
+    settings but the LLM (tests.reasoning.scripts); the settings are kept."""
+    import reasoning.system
+    from tests.reasoning.scripts import make_system, scripted
+
+    seen: list[SystemSettings] = []
+
+    def factory(settings: SystemSettings, **_: Any) -> SleuthSystem:
+        seen.append(settings)
+        return make_system(scripted(), **settings.model_dump(exclude={"llm", "llm_options"}))
+
+    monkeypatch.setattr(reasoning.system, "build_system", factory)
+    return seen
 
 
 @pytest.fixture

@@ -88,3 +88,50 @@ def test_csv_and_directory_inputs(tmp_path: Path) -> None:
     docs.mkdir()
     (docs / "note.md").write_text("# Note\nmarkdown body")
     assert _build("--input", str(tmp_path / "a.csv"), str(docs), "--out", str(tmp_path / "index")) == 0
+
+
+def test_skip_invalid_skips_duplicate_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text('{"id": "a", "text": "ok"}\n{"id": "a", "text": "again"}\n{"id": "b", "text": "fine"}\n')
+    assert _build("--input", str(dump), "--out", str(tmp_path / "index"), "--skip-invalid") == 0
+    assert "documents 2  passages 2  skipped 1" in capsys.readouterr().out
+
+
+def test_data_root_refuses_links_out_of_it(
+    small_dump: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "secret.txt").write_text("outside")
+    docs = tmp_path / "root" / "docs"
+    docs.mkdir(parents=True)
+    (docs / "a.txt").write_text("inside")
+    (docs / "b.txt").symlink_to(tmp_path / "secret.txt")
+    out = tmp_path / "index"
+    assert _build("--input", str(docs), "--out", str(out), "--data-root", str(tmp_path / "root")) == 64
+    assert "b.txt: a symbolic link to a file outside" in capsys.readouterr().err and not out.exists()
+    assert _build("--input", str(small_dump), "--out", str(out), "--data-root", str(docs)) == 64
+    assert _build("--input", str(docs), "--out", str(out)) == 0  # without a root: followed, as before
+
+
+def test_info_into_a_closed_pipe_exits_quietly(small_dump: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "index"
+    assert _build("--input", str(small_dump), "--out", str(out), "--no-kg") == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written, as `| head` is after its lines
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "api.cli", "index", "info", str(out)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            cwd=REPO,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr.decode() == ""  # no BrokenPipeError traceback
+    assert done.returncode == 141

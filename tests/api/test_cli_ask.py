@@ -6,11 +6,18 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from api.cli import main
+from reasoning.budget import DEFAULT_BUDGET
 from reasoning.llm.model_files import MODELS, default_model_cache, ensure_model_file
 from reasoning.llm.protocol import ModelNotInstalledError
+from reasoning.settings import SystemSettings
+from reasoning.trained_critic import default_critic_dir
+from tests.reasoning.critic_artifacts import write_logistic_critic
+from tests.reasoning.scripts import QUESTION
 
 
 def _sleuth(*args: str) -> subprocess.CompletedProcess[str]:
@@ -27,6 +34,39 @@ def test_empty_and_overlong_questions_are_refused_before_anything_loads(tmp_path
     assert missing.returncode == 66 and "none" in missing.stderr
     knob = _sleuth("ask", "Who?", "--index", str(tmp_path), "--chains", "0")
     assert knob.returncode == 64 and "chains must be a positive integer" in knob.stderr
+
+
+def _start(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    """The `start` event of `sleuth ask --json`'s trace."""
+    assert main(["ask", QUESTION, "--json", *args]) == 0
+    events = json.loads(capsys.readouterr().out)["trace"]["events"]
+    start: dict[str, Any] = events[0]
+    assert start["stage"] == "start"
+    return start
+
+
+@pytest.mark.unit
+def test_the_trace_starts_with_the_resolved_critic_and_stop_policy(
+    graph_index_dir: Path,
+    tmp_path: Path,
+    scripted_system: list[SystemSettings],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    index = ("--index", str(graph_index_dir))
+    default = _start(capsys, *index)
+    assert default["budget"]["name"] == DEFAULT_BUDGET == "balanced"
+    rules = ("stop_run", "trust_critic", "answer_every_round")
+    assert default["stop"]["critic"]["name"] == "prompted"
+    assert [default["stop"][rule] for rule in rules] == [False, False, False]
+    fast = _start(capsys, *index, "--budget", "fast")["stop"]
+    shipped = default_critic_dir().resolve()
+    assert fast["critic"]["name"] == "trained" and fast["critic"]["dir"] == str(shipped)
+    assert [fast[rule] for rule in rules] == [True, True, False]
+    critic = write_logistic_critic(tmp_path / "critic", {"has_answer": 1.0}, threshold=0.4)
+    chosen = _start(capsys, *index, "--critic-dir", str(critic), "--no-stop-run", "--answer-every-round")["stop"]
+    assert chosen["critic"]["dir"] == str(critic.resolve()) and chosen["critic"]["threshold"] == 0.4
+    assert [chosen[rule] for rule in rules] == [False, False, True]
+    assert [s.seed for s in scripted_system] == [0, 0, 0]
 
 
 def _cpu_model_or_skip() -> None:

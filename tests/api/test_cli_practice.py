@@ -8,36 +8,21 @@ from typing import Any
 
 import pytest
 
-import reasoning.system
 from api import cli_eval
 from api.cli import main
 from evaluation.practice_file import load_practice
-from reasoning.system import SleuthSystem, SystemConfig
+from reasoning.settings import SystemSettings
 from tests.evaluation.conftest import FakeAnswerer
 from tests.evaluation.test_cli_eval import CATALOG, eval_args
 from tests.fakes import HashingEmbedder
 from tests.reasoning.critic_artifacts import write_logistic_critic
-from tests.reasoning.scripts import QUESTION, make_system, scripted
+from tests.reasoning.scripts import QUESTION
 
 pytestmark = pytest.mark.unit
 
 
-@pytest.fixture
-def scripted_system(monkeypatch: pytest.MonkeyPatch) -> list[SystemConfig]:
-    """`SleuthSystem(config)` in the CLI builds the scripted system with that config; the configs are kept."""
-    configs: list[SystemConfig] = []
-
-    def factory(config: SystemConfig) -> SleuthSystem:
-        configs.append(config)
-        fields = {"critic_dir": config.critic_dir, "seed": config.seed}
-        return make_system(scripted(), **fields)
-
-    monkeypatch.setattr(reasoning.system, "SleuthSystem", factory)
-    return configs
-
-
 def test_practice_writes_labelled_records_and_resumes(
-    graph_index_dir: Path, tmp_path: Path, scripted_system: list[SystemConfig], capsys: pytest.CaptureFixture[str]
+    graph_index_dir: Path, tmp_path: Path, scripted_system: list[SystemSettings], capsys: pytest.CaptureFixture[str]
 ) -> None:
     questions = tmp_path / "questions.jsonl"
     rows = [{"id": "q1", "question": QUESTION, "answers": ["Berlin"], "type": "bridge"}]
@@ -55,7 +40,7 @@ def test_practice_writes_labelled_records_and_resumes(
 
 
 def test_ask_with_budget_tokens_and_a_trained_critic(
-    graph_index_dir: Path, tmp_path: Path, scripted_system: list[SystemConfig], capsys: pytest.CaptureFixture[str]
+    graph_index_dir: Path, tmp_path: Path, scripted_system: list[SystemSettings], capsys: pytest.CaptureFixture[str]
 ) -> None:
     critic = write_logistic_critic(tmp_path / "critic", {"has_answer": 10.0})
     args = ["ask", QUESTION, "--index", str(graph_index_dir), "--json", "--budget-tokens", "15000"]
@@ -66,7 +51,9 @@ def test_ask_with_budget_tokens_and_a_trained_critic(
     start = next(e for e in out["trace"]["events"] if e["stage"] == "start")
     assert start["budget"]["max_tokens"] == 12_000 and start["budget"]["critic"] == "trained"
     assert {e["critic"] for e in out["trace"]["events"] if e["stage"] == "critic"} == {"trained"}
-    assert scripted_system[-1].critic_dir == critic
+    judge = start["stop"]["critic"]
+    assert (judge["name"], judge["dir"], judge["threshold"]) == ("trained", str(critic.resolve()), 0.5)
+    assert start["budget"]["critic_dir"] == str(critic)  # --critic-dir alone: the trained critic in it
     assert main([*args[:-2], "--budget-tokens", "500"]) == 64
     assert "no preset's token cap fits within 500" in capsys.readouterr().err
     assert main([*args, "--critic", "trained", "--critic-dir", str(tmp_path / "none")]) == 66

@@ -126,3 +126,36 @@ def test_keys_are_stored_hashed(service_root: Path) -> None:
     config = settings(service_root)
     stored = config.model_dump_json()
     assert "sk-test-tenant-a" not in stored
+
+
+@pytest.mark.parametrize("target", ["secret", "/etc/hostname", "upload"])
+def test_directory_sources_refuse_files_that_link_out(client: httpx.Client, service_root: Path, target: str) -> None:
+    data = service_root / "data"
+    secret = service_root / "secret.txt"
+    secret.write_text("the password is hunter2")
+    upload = client.post(
+        "/v1/uploads", params={"filename": "b.jsonl"}, content=b'{"id":"1","text":"t"}\n', headers=auth("tenant-b")
+    )
+    stolen = next((data / "uploads" / upload.json()["upload_id"]).glob("*.jsonl"))
+    (data / "docsdir" / "sub").mkdir(parents=True)
+    (data / "docsdir" / "sub" / "fine.txt").write_text("Carol White visited Lisbon.")
+    (data / "docsdir" / "alias.txt").symlink_to(data / "docsdir" / "sub" / "fine.txt")  # inside: allowed
+    linked = {"secret": secret, "/etc/hostname": Path("/etc/hostname"), "upload": stolen}[target]
+    (data / "docsdir" / "evil.txt").symlink_to(linked)
+    a = auth("tenant-a")
+    for request in (
+        ("/v1/indexes", {"name": "a-evil", "source": {"path": "docsdir"}}),
+        ("/v1/indexes/a-docs/documents", {"source": {"path": "docsdir"}}),
+        ("/v1/indexes", {"name": "a-evil", "source": {"path": "."}}),
+    ):
+        refused = client.post(request[0], json=request[1], headers=a)
+        assert refused.status_code == 403, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "forbidden_path" and "evil.txt" in error["message"]
+        assert str(service_root) not in error["message"]
+    assert client.get("/v1/indexes/a-evil", headers=a).status_code == 404
+    (data / "docsdir" / "evil.txt").unlink()
+    built = client.post("/v1/indexes", json={"name": "a-fine", "source": {"path": "docsdir"}}, headers=a)
+    assert built.status_code == 202, built.text
+    assert wait_job(client, built.json()["job_id"], "tenant-a")["state"] == "succeeded"
+    assert client.get("/v1/indexes/a-fine", headers=a).json()["documents"] == 2

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from api.cli import main
-from evaluation.critic_evaluation import evaluate_critic, evaluate_cross_validated, question_bootstrap, render_report
+from evaluation.critic_evaluation import evaluate_critic, evaluate_cross_validated, render_report
 from evaluation.critic_stopping import StopRule, choose_stop_rule
 from evaluation.critic_training import DEFAULT_FEATURES, TrainingPlan, split_questions, train_critic
 from evaluation.practice_file import question_key
@@ -32,7 +32,7 @@ def test_a_separable_feature_set_trains_to_a_high_auc(practice: Path, tmp_path: 
     assert metrics["auc"] > 0.9 and metrics["accuracy"] > 0.9
     assert manifest["kind"] == "logistic" and manifest["metrics"]["kept"] == "logistic"
     feature = manifest["metrics"]["feature_critic"]  # the recorded decisions on the same validation records
-    assert feature["records"] == metrics["records"] and manifest["replaces_feature"] == (
+    assert feature["records"] == metrics["records"] and manifest["metrics"]["beats_feature_critic"] == (
         metrics["auc"] > feature["auc"]
     )
     assert sorted(p.name for p in (tmp_path / "critic").iterdir()) == [LOGISTIC, MANIFEST]  # JSON only, no pickle
@@ -110,20 +110,19 @@ def test_the_whole_run_stops_where_that_saves_calls_at_equal_f1() -> None:
 def test_the_training_records_its_stop_rule(practice: Path, tmp_path: Path) -> None:
     chosen = train_critic(TrainingPlan(data=practice, out=tmp_path / "auto"))
     info = chosen["training"]["logistic"]
-    assert chosen["threshold_chosen"] and (chosen["threshold"], chosen["stop_run"]) == (
+    rule = chosen["training"]["threshold_rule"]
+    assert chosen["threshold_chosen"] and (chosen["threshold"], rule["stop_run"]) == (
         info["threshold"],
         info["stop_run"],
     )
-    assert load_critic(tmp_path / "auto").stop_run is chosen["stop_run"]
-    assert chosen["trust_critic"] is True and load_critic(tmp_path / "auto").trust_critic
+    assert not {"stop_run", "trust_critic", "replaces_feature"} & set(chosen)  # a model, not control flow
     given = train_critic(TrainingPlan(data=practice, out=tmp_path / "given", threshold=0.7))
-    assert given["threshold"] == 0.7 and not given["threshold_chosen"] and given["stop_run"] is False
+    assert given["threshold"] == 0.7 and not given["threshold_chosen"]
+    assert given["training"]["threshold_rule"]["stop_run"] is False
     assert "threshold_curve" not in given["training"]["logistic"]
-    run = train_critic(
-        TrainingPlan(data=practice, out=tmp_path / "run", threshold=0.7, stop_run=True, trust_critic=False)
-    )
-    assert run["stop_run"] is True and load_critic(tmp_path / "run").stop_run
-    assert run["trust_critic"] is False and not load_critic(tmp_path / "run").trust_critic
+    run = train_critic(TrainingPlan(data=practice, out=tmp_path / "run", threshold=0.7, stop_run=True))
+    assert run["training"]["threshold_rule"]["stop_run"] is True
+    assert load_critic(tmp_path / "run").threshold == 0.7
 
 
 def test_the_split_is_by_question_and_deterministic() -> None:
@@ -162,9 +161,9 @@ def test_the_manifest_says_whether_practice_asked_for_answers_every_round(practi
     asked = [r | {"provenance": {"budget": {"answer_every_round": True}}} for r in synthetic_records(20)]
     manifest = train_critic(TrainingPlan(data=write_records(tmp_path / "asked.jsonl", asked), out=tmp_path / "c"))
     assert manifest["data"]["answer_every_round"] is True
-    assert load_critic(tmp_path / "c").answer_every_round
+    assert load_critic(tmp_path / "c").practised_answer_every_round
     train_critic(TrainingPlan(data=practice, out=tmp_path / "d"))
-    assert not load_critic(tmp_path / "d").answer_every_round
+    assert not load_critic(tmp_path / "d").practised_answer_every_round
 
 
 def test_evaluation_uses_only_questions_held_out_from_training(practice: Path, tmp_path: Path) -> None:
@@ -213,19 +212,3 @@ def test_the_cli_trains_and_evaluates(practice: Path, tmp_path: Path, capsys: py
     assert main(["critic", "eval", "--data", str(practice), "--critic", str(out), "--cross-encoder"]) == 64
     assert "goes with --folds" in capsys.readouterr().err
     assert main(["critic", "eval", "--data", str(practice), "--folds", "4", "--cross-encoder", "--epochs", "0"]) == 64
-
-
-def test_question_bootstrap_resamples_whole_questions_and_skips_unscorable_resamples() -> None:
-    questions = ["a", "a", "b", "b", "c", "c"]
-    right = np.array([1, 1, 0, 0, 1, 0])  # question b alone cannot be scored
-
-    def share_right(picked: np.ndarray) -> float | None:
-        return None if not right[picked].any() else float(right[picked].mean())
-
-    point, low, high, used = question_bootstrap(questions, share_right, 500, 0)
-    assert point == pytest.approx(0.5)
-    assert 0 < used < 500  # resamples of b alone were skipped
-    assert 0 < low < point < high <= 1.0
-    assert question_bootstrap(questions, share_right, 500, 0) == (point, low, high, used)  # seeded
-    with pytest.raises(ValueError, match="cannot be scored"):
-        question_bootstrap(questions, lambda picked: None, 10, 0)

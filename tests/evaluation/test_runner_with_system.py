@@ -22,12 +22,10 @@ QUESTIONS = [
 def test_every_method_and_budget_runs_with_the_real_system(graph_index_dir: Path, tmp_path: Path) -> None:
     methods = pytest.importorskip("reasoning.methods")
     from reasoning.llm.scripted import ScriptedLLM
-    from reasoning.system import SleuthSystem, SystemConfig
+    from reasoning.system import build_system
 
     embedder = HashingEmbedder()
-    system = SleuthSystem(
-        SystemConfig(), backend=ScriptedLLM(default="Berlin"), embedder=embedder, embedder_factory=lambda _: embedder
-    )
+    system = build_system(backend=ScriptedLLM(default="Berlin"), embedder_factory=lambda _: embedder)
     runs = plan_runs(list(methods.METHODS), ["fast", "balanced"], methods.BUDGET_AWARE)
     run_file = RunFile(tmp_path / "predictions.jsonl")
     outcome = run_benchmark(system, QUESTIONS, RunPlan("hotpotqa", graph_index_dir, runs, workers=2), run_file)

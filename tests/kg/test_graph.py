@@ -7,6 +7,7 @@ import pytest
 
 from kg.assembly import GraphAssembler
 from kg.graph import GRAPH_DIR, KnowledgeGraph, entity_id, normalize_name, title_aliases
+from kg.name_vectors import SynonymPairs
 from kg.ner import Mention
 from retrieval.errors import IndexLoadError
 
@@ -28,7 +29,7 @@ def _assembled() -> KnowledgeGraph:
     assembler.add_passage(0, "Alice", [Mention("Acme", "ORG", 0, 0, 4), Mention("Bob", "PERSON", 0, 9, 12)])
     assembler.add_passage(1, "Acme", [Mention("Berlin", "GPE", 0, 0, 6)])
     assembler.add_relation(0, "Alice", "founded", "Acme")
-    assembler.add_synonyms([(0, 1, 0.9)])
+    assembler.add_synonyms(SynonymPairs.of([(0, 1, 0.9)]))
     return assembler.finish(3)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from kg.graph_search import GraphIndex, GraphSearcher
+from kg.graph_search import GraphIndex, GraphSearcher, GraphWalk, walk_from_query
 from kg.graph_stage import GraphBuildConfig, KnowledgeGraphStage
 from kg.openie import LLMTripleExtractor
 from reasoning.llm.scripted import ScriptedLLM
@@ -73,8 +73,66 @@ def test_passages_without_entities_and_llm_relations(tmp_path: Path) -> None:
         GazetteerExtractor(NAMES),
         GraphBuildConfig(llm_limit=2),
         triples=LLMTripleExtractor(ScriptedLLM([("Title: Alice Smith", triples)], default="broken")),
+        relation_model="scripted",
     )
     manifest = build_index([dump], tmp_path / "index", HashingEmbedder(), extra_stages=[stage]).data
     llm = manifest["graph"]["llm_relations"]
-    assert llm == {"used": True, "passages": 2, "triples": 1, "invalid_json": 1, "invalid_triples": 0}
+    assert llm.pop("seconds") >= 0 and llm.pop("errors") == ["not JSON: Expecting value"]
+    assert llm == {
+        "used": True,
+        "model": "scripted",
+        "limit": 2,
+        "passages": 2,
+        "triples": 1,
+        "triples_parsed": 1,
+        "failures": 1,
+        "invalid_json": 1,
+        "failed_calls": 0,
+        "invalid_triples": 0,
+        "ungrounded_triples": 0,
+        "duplicate_triples": 0,
+    }
     assert manifest["graph"]["counts"]["relation_edges"] == 1 and manifest["graph"]["counts"]["passages"] == 6
+    assert "llm-relations" in manifest["build"]["stages"]
+
+
+def test_without_an_llm_the_manifest_says_so(graph_index_dir: Path) -> None:
+    section = IndexBundle.open(graph_index_dir).manifest.data["graph"]["llm_relations"]
+    assert section == {"used": False, "reason": "no LLM given (sleuth index build --kg-llm SPEC)"}
+    with pytest.raises(ConfigError, match="at least 1 passage, got -1"):
+        GraphBuildConfig(llm_limit=-1)
+
+
+def test_relation_edges_join_the_walk(tmp_path: Path) -> None:
+    """Bob Jones's page says nothing of Acme; the relation an LLM read there links them, so the walk
+    from Bob Jones reaches the Acme page, and the PPR seeding is the one `sleuth search` and chains share."""
+    dump = write_jsonl(tmp_path / "d.jsonl", DOCS)
+    plain = KnowledgeGraphStage(GazetteerExtractor(NAMES))
+    build_index([dump], tmp_path / "plain", HashingEmbedder(), extra_stages=[plain])
+    triple = {"subject": "Bob Jones", "relation": "worked for", "object": "Acme Corporation"}
+    triples = json.dumps({"triples": [triple]})
+    with_relations = KnowledgeGraphStage(
+        GazetteerExtractor(NAMES),
+        triples=LLMTripleExtractor(ScriptedLLM([("Title: Bob Jones", triples)], default='{"triples": []}')),
+    )
+    build_index([dump], tmp_path / "relations", HashingEmbedder(), extra_stages=[with_relations])
+
+    def walk(index: Path, anchors: tuple[int, ...] = ()) -> GraphWalk:
+        graph = GraphIndex(IndexBundle.open(index), GazetteerExtractor(NAMES))
+        return walk_from_query(graph, "Where did Bob Jones work?", 5, anchors=anchors)
+
+    def rank_of(walk: GraphWalk, index: Path, doc_id: str) -> int:
+        store = IndexBundle.open(index).store
+        ids = [p.doc_id for p in store.get_rows([row for row, _ in walk.rows])]
+        return ids.index(doc_id) + 1 if doc_id in ids else 0
+
+    before, after = walk(tmp_path / "plain"), walk(tmp_path / "relations")
+    assert [e.name for e in after.linked] == ["Bob Jones"] and set(after.seeds) == {after.linked[0].entity}
+    assert 0 < rank_of(after, tmp_path / "relations", "acme") < rank_of(before, tmp_path / "plain", "acme")
+    anchored = walk(tmp_path / "relations", anchors=(0,))
+    assert next(iter(anchored.seeds)) == 0 and anchored.seeds[0] == 1.0
+
+
+def test_walk_without_seeds_ranks_nothing(graph_index_dir: Path) -> None:
+    graph = GraphIndex(IndexBundle.open(graph_index_dir), GazetteerExtractor(NAMES))
+    assert walk_from_query(graph, "nothing known here", 5) == GraphWalk([], {}, [])

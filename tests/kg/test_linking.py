@@ -24,7 +24,7 @@ def _graph() -> KnowledgeGraph:
 def _names(graph: KnowledgeGraph) -> NameIndex:
     vectorizer = SurfaceNameVectorizer()
     keys = [e.key for e in graph.entities]
-    return NameIndex.build(vectorizer.vectorize(keys), vectorizer, SynonymConfig())
+    return NameIndex.build(keys, vectorizer, SynonymConfig())
 
 
 def test_longest_exact_match_wins() -> None:

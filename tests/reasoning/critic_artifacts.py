@@ -14,9 +14,11 @@ def write_logistic_critic(
     weights: Mapping[str, float],
     intercept: float = 0.0,
     threshold: float = 0.5,
-    replaces_feature: bool = True,
     answer_every_round: bool = False,
+    **legacy: object,
 ) -> Path:
+    """A logistic critic; `legacy` keys go into the manifest as they are (e.g. the stop_run and trust_critic
+    that older manifests carried)."""
     directory.mkdir(parents=True, exist_ok=True)
     features = list(weights)
     manifest = {
@@ -27,8 +29,8 @@ def write_logistic_critic(
         "threshold": threshold,
         "metrics": {},
         "split": {"train_questions": [], "val_questions": []},
-        "replaces_feature": replaces_feature,
         "data": {"answer_every_round": answer_every_round},
+        **legacy,
     }
     logistic = {"features": features, "coefficients": [weights[f] for f in features], "intercept": intercept}
     (directory / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")

@@ -9,7 +9,8 @@ from typing import Any
 
 from kg.graph_search import GraphIndex
 from reasoning.llm.scripted import Matcher, Reply, ScriptedLLM
-from reasoning.system import SleuthSystem, SystemConfig
+from reasoning.settings import SystemSettings
+from reasoning.system import SleuthSystem, build_system
 from tests.fakes import HashingEmbedder
 
 PLAN = "Task plan: split"
@@ -49,15 +50,14 @@ def scripted(rules: Sequence[tuple[Matcher, Reply]] = ()) -> ScriptedLLM:
     return ScriptedLLM([*rules, *DEFAULT_RULES], default=None)
 
 
-NO_TRAINED_CRITIC = Path(__file__).parent / "no-trained-critic"  # holds none: the budgets' own critics run
-
-
-def make_system(llm: ScriptedLLM, **config: Any) -> SleuthSystem:
-    config.setdefault("critic_dir", NO_TRAINED_CRITIC)
-    return SleuthSystem(
-        SystemConfig(llm="scripted", **config),
+def make_system(llm: ScriptedLLM, **settings: Any) -> SleuthSystem:
+    """The system as `build_system` makes it for users (the shipped trained critic included), on the
+    scripted LLM, the hashing embedder and the small test graph."""
+    embedder = HashingEmbedder()
+    return build_system(
+        SystemSettings(llm="scripted", **settings),
         backend=llm,
-        embedder=HashingEmbedder(),
+        embedder_factory=lambda _: embedder,
         graph_loader=lambda bundle: GraphIndex(bundle),
     )
 

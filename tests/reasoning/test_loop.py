@@ -11,16 +11,21 @@ from typing import Any
 
 import pytest
 
-from reasoning.budget import resolve_budget
+from reasoning.budget import DEFAULT_BUDGET, resolve_budget
 from reasoning.context import MethodContext
-from reasoning.critic import CriticInput, SufficiencyCritic, Verdict, critic_features
+from reasoning.critic import CriticInput, PromptedCritic, SufficiencyCritic, Verdict, critic_features
+from reasoning.llm.accounting import SpendingLedger
 from reasoning.llm.protocol import LLMTimeoutError
 from reasoning.llm.scripted import ScriptedLLM
 from reasoning.loop import LoopPolicy, ReasoningLoop
 from reasoning.result import AskResult
+from reasoning.stop_policy import StopPolicy
+from reasoning.structured import JsonCaller
 from reasoning.system import CancelledError
 from reasoning.trace import Trace
+from reasoning.trained_critic import CriticArtifactError, default_critic_dir
 from retrieval.errors import ConfigError
+from tests.reasoning.critic_artifacts import write_logistic_critic
 from tests.reasoning.scripts import (
     CHECK,
     PLAN,
@@ -42,10 +47,10 @@ pytestmark = pytest.mark.unit
 
 def test_fast_budget_answers_with_citations_cost_and_trace(graph_index_dir: Path) -> None:
     llm = scripted()
-    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast")
+    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "feature"})
     out = result.to_json()
     assert result.answer == "Berlin" and not result.abstained
-    assert purposes(out["trace"]) == ["decompose", "reason"]  # the feature critic needs no LLM call
+    assert purposes(out["trace"]) == ["decompose", "reason"]  # sufficient at once; the critic calls no LLM
     assert out["cost"]["llm_calls"] == 2 == llm.batch_calls
     assert out["cost"]["prompt_tokens"] > 0 and out["cost"]["completion_tokens"] > 0
     assert [c["n"] for c in out["citations"]] == [1, 2]
@@ -103,7 +108,7 @@ def test_insufficient_verdict_searches_again_for_what_is_missing(graph_index_dir
     )
     replies = iter([step("unknown", "Alice founded Acme [1].", "Acme Corporation headquarters"), step("Berlin")])
     llm.rules[0] = (STEP, lambda _: next(replies))
-    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast")
+    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "feature"})
     events = result.trace.to_json()["events"]
     queries = [e["query"] for e in events if e["stage"] == "retrieve"]
     assert queries[1] == "Acme Corporation headquarters"
@@ -151,14 +156,23 @@ def test_citations_outside_the_evidence_are_dropped(graph_index_dir: Path) -> No
 
 
 def test_contradicting_chains_are_detected_and_the_supported_answer_wins(graph_index_dir: Path) -> None:
+    # the vote puts Berlin (in the evidence) first; the verifier rejects it and supports the runner-up
     answers = iter(["Paris", "Berlin"])
-    llm = scripted([(STEP, lambda _: step(next(answers), "facts [1]"))])
-    result = make_system(llm).ask(
-        QUESTION, graph_index_dir, budget="fast", overrides={"chains": 2, "max_rounds": 1, "passages_per_round": 5}
+    llm = scripted(
+        [
+            (STEP, lambda _: step(next(answers), "facts [1]")),
+            ('Proposed answer: "Berlin"', reply(supported=False, answer="unknown")),
+            ('Proposed answer: "Paris"', reply(supported=True, answer="Paris")),
+        ]
     )
-    verify = next(e for e in result.trace.to_json()["events"] if e["stage"] == "verify")
-    assert len(verify["groups"]) == 2
-    assert result.answer in ("Paris", "Berlin")
+    knobs = {"chains": 2, "max_rounds": 1, "passages_per_round": 5, "critic": "none", "verify": True}
+    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides=knobs)
+    events = result.trace.to_json()["events"]
+    verify = next(e for e in events if e["stage"] == "verify")
+    assert verify["contradiction"] is True and [g["answer"] for g in verify["groups"]] == ["Berlin", "Paris"]
+    checks = [(e["answer"], e["supported"]) for e in events if e["stage"] == "verify_check"]
+    assert checks == [("Berlin", False), ("Paris", True)]
+    assert result.answer == "Paris" and not result.abstained
 
 
 def test_verification_rejects_and_abstains_when_nothing_supports(graph_index_dir: Path) -> None:
@@ -222,11 +236,13 @@ def test_prompted_critic_falls_back_to_features_on_bad_json(graph_index_dir: Pat
 def run_loop(
     index_dir: Path, critic: SufficiencyCritic, *, llm: ScriptedLLM | None = None, **knobs: Any
 ) -> tuple[ScriptedLLM, AskResult]:
-    """The loop run directly with `critic`, on the `fast` budget with `knobs` on top."""
+    """The loop run directly with `critic` in the stop policy of the `fast` budget with `knobs` on top."""
     llm = llm or scripted()
     budget = resolve_budget("fast", **knobs)
-    ctx = MethodContext(QUESTION, make_system(llm).index(index_dir), llm, budget, Trace())
-    return llm, ReasoningLoop(ctx, LoopPolicy(), critic=critic).run()
+    caller = JsonCaller(llm, SpendingLedger(budget.max_llm_calls, budget.max_tokens), Trace())
+    stop = StopPolicy(critic, budget.answer_every_round, budget.stop_run, budget.trust_critic)
+    ctx = MethodContext(QUESTION, make_system(llm).index(index_dir), budget, caller, stop)
+    return llm, ReasoningLoop(ctx, LoopPolicy()).run()
 
 
 class FirstChainSufficient:
@@ -234,7 +250,7 @@ class FirstChainSufficient:
 
     name = "first-chain"
 
-    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
+    def judge(self, inputs: Sequence[CriticInput], round_no: int) -> list[Verdict]:
         return [Verdict(item.chain == 0, 0.9 if item.chain == 0 else 0.1, "", self.name) for item in inputs]
 
 
@@ -282,7 +298,7 @@ class EveryChainSufficient:
 
     name = "every-chain"
 
-    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
+    def judge(self, inputs: Sequence[CriticInput], round_no: int) -> list[Verdict]:
         return [Verdict(True, 0.9 if item.chain == 0 else 0.6, "", self.name) for item in inputs]
 
 
@@ -297,24 +313,53 @@ def test_a_contested_answer_is_rechecked_though_the_critic_vouched(graph_index_d
     assert not [e for e in events if e["stage"] == "verify_skipped"]
 
 
-class VouchingFirstChain(FirstChainSufficient):
-    """A critic that, like a trained one, asks for the run to stop and for its answers to be trusted."""
-
-    stop_run = True
-    trust_critic = True
-
-
-@pytest.mark.parametrize(("knob", "expected"), [(None, True), (False, False), (True, True)])
-def test_the_budget_overrides_what_the_critic_asks_for(
-    graph_index_dir: Path, knob: bool | None, expected: bool
-) -> None:
-    knobs = {"chains": 2, "max_rounds": 3, "verify": True, "stop_run": knob, "trust_critic": knob}
-    _, result = run_loop(graph_index_dir, VouchingFirstChain(), **knobs)
+def test_the_shipped_default_configuration_answers(graph_index_dir: Path) -> None:
+    """`sleuth ask` and `POST /v1/ask` with nothing named: the default budget, the shipped critic."""
+    llm = scripted()
+    result = make_system(llm).ask(QUESTION, graph_index_dir)
     events = result.trace.to_json()["events"]
-    start = next(e for e in events if e["stage"] == "start")["budget"]
-    assert (start["stop_run"], start["trust_critic"]) == (expected, expected)
-    assert bool([e for e in events if e["stage"] == "stop_run"]) is expected
-    assert ("verify" in purposes(result.trace.to_json())) is not expected
+    start = next(e for e in events if e["stage"] == "start")
+    assert start["budget"]["name"] == DEFAULT_BUDGET
+    assert (
+        start["stop"]
+        == StopPolicy(
+            PromptedCritic(JsonCaller(llm, SpendingLedger(1, 1), Trace())),
+            answer_every_round=False,
+            stop_run=False,
+            trust_critic=False,
+        ).describe()
+    )
+    assert {e["critic"] for e in events if e["stage"] == "critic"} == {"prompted"}
+    assert result.answer == "Berlin" and not result.abstained and result.citations
+
+
+def test_fast_runs_the_shipped_trained_critic_and_stops_the_run(graph_index_dir: Path) -> None:
+    result = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="fast")
+    events = result.trace.to_json()["events"]
+    stop = next(e for e in events if e["stage"] == "start")["stop"]
+    assert stop["critic"]["name"] == "trained" and stop["critic"]["dir"] == str(default_critic_dir())
+    assert (stop["stop_run"], stop["trust_critic"], stop["answer_every_round"]) == (True, True, False)
+    assert {e["critic"] for e in events if e["stage"] == "critic"} == {"trained"}
+
+
+def test_a_trained_critic_file_does_not_set_the_stop_rules(graph_index_dir: Path, tmp_path: Path) -> None:
+    """Older critic manifests carried stop_run and trust_critic: the budget's knobs are what the loop follows."""
+    directory = write_logistic_critic(
+        tmp_path / "critic", {"has_answer": 1.0}, threshold=0.0, stop_run=True, trust_critic=True
+    )
+    knobs = {"critic": "trained", "critic_dir": str(directory), "chains": 2, "max_rounds": 2}
+    result = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="balanced", overrides=knobs)
+    events = result.trace.to_json()["events"]
+    stop = next(e for e in events if e["stage"] == "start")["stop"]
+    assert (stop["critic"]["name"], stop["stop_run"], stop["trust_critic"]) == ("trained", False, False)
+    assert not [e for e in events if e["stage"] in ("stop_run", "verify_skipped")]
+
+
+def test_a_missing_trained_critic_is_named(graph_index_dir: Path, tmp_path: Path) -> None:
+    system = make_system(scripted(), critic_dir=tmp_path / "nowhere")
+    with pytest.raises(CriticArtifactError, match="no trained critic at"):
+        system.ask(QUESTION, graph_index_dir, budget="fast")
+    assert system.ask(QUESTION, graph_index_dir, method="rag", budget="fast").answer == "Berlin"  # no critic in rag
 
 
 class RecordingCritic:
@@ -325,7 +370,7 @@ class RecordingCritic:
     def __init__(self) -> None:
         self.inputs: list[CriticInput] = []
 
-    def judge(self, inputs: Sequence[CriticInput], round: int) -> list[Verdict]:
+    def judge(self, inputs: Sequence[CriticInput], round_no: int) -> list[Verdict]:
         self.inputs += inputs
         return [Verdict(False, 0.1, "", self.name) for _ in inputs]
 
@@ -342,3 +387,22 @@ def test_the_critic_sees_the_readers_confidence_in_its_answer(graph_index_dir: P
     plain = RecordingCritic()  # a backend without log-probabilities: no confidence, the feature 0
     run_loop(graph_index_dir, plain, max_rounds=1)
     assert plain.inputs[0].answer_logprob is None and critic_features(plain.inputs[0])["answer_confidence"] == 0.0
+
+
+def test_an_index_read_while_another_process_swaps_it_is_opened_again(
+    graph_index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the manifest before a swap and a file after it: tried again, not an unreadable index."""
+    import reasoning.system
+    from retrieval.bundle import IndexBundle
+    from retrieval.errors import IndexLoadError
+
+    real_open, failures = IndexBundle.open, iter([True])
+
+    def open_mid_swap(directory: Path) -> IndexBundle:
+        if next(failures, False):
+            raise IndexLoadError("passages.sqlite holds 7 passages; the manifest says 6")
+        return real_open(directory)
+
+    monkeypatch.setattr(reasoning.system.IndexBundle, "open", staticmethod(open_mid_swap))
+    assert make_system(scripted()).index(graph_index_dir).bundle.manifest.data["counts"]

@@ -79,7 +79,7 @@ def test_feature_critic_wants_a_supported_answer_of_the_right_type() -> None:
     supported = CriticInput(question=question, answer="3,677", evidence=[_item("It seats 3,677.")], **base)
     wrong_type = CriticInput(question=question, answer="Dwyer Arena", evidence=[_item("Dwyer Arena seats.")], **base)
     none = CriticInput(question=question, answer="", evidence=[_item("x")], **{**base, "next_query": "seats"})
-    verdicts = critic.judge([supported, wrong_type, none], round=1)
+    verdicts = critic.judge([supported, wrong_type, none], round_no=1)
     assert [v.sufficient for v in verdicts] == [True, False, False]
     assert verdicts[2].missing == "seats" and verdicts[0].confidence > verdicts[1].confidence
 

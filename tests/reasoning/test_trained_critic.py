@@ -118,38 +118,36 @@ def test_the_loop_uses_a_trained_critic_the_budget_names(graph_index_dir: Path, 
     assert result.answer == "Berlin"
 
 
-def test_a_critic_practised_on_answers_every_round_is_shown_such_answers(graph_index_dir: Path, tmp_path: Path) -> None:
-    def step_prompts(critic: Path) -> list[str]:
+def test_the_budget_not_the_critic_says_whether_to_answer_every_round(graph_index_dir: Path, tmp_path: Path) -> None:
+    def step_prompts(critic: Path, answer_every_round: bool) -> list[str]:
         llm = scripted()
-        overrides = {"critic": "trained", "critic_dir": str(critic)}
+        overrides = {"critic": "trained", "critic_dir": str(critic), "answer_every_round": answer_every_round}
         result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides=overrides)
-        start = next(e for e in result.trace.to_json()["events"] if e["stage"] == "start")
-        asked = [text for p in llm.prompts if "Task answer: facts" in (text := prompt_text(p))]
-        assert start["budget"]["answer_every_round"] is ('unknown".' not in asked[0])  # the trace says how it ran
-        return asked
+        stop = next(e for e in result.trace.to_json()["events"] if e["stage"] == "start")["stop"]
+        assert stop["answer_every_round"] is answer_every_round  # the trace says how it ran
+        assert stop["critic"]["practised_answer_every_round"] is True  # and how the critic was practised
+        return [text for p in llm.prompts if "Task answer: facts" in (text := prompt_text(p))]
 
-    never = {"has_answer": -10.0}
-    asking = step_prompts(write_logistic_critic(tmp_path / "asking", never, answer_every_round=True))
+    practised = write_logistic_critic(tmp_path / "asking", {"has_answer": -10.0}, answer_every_round=True)
+    asking = step_prompts(practised, True)
     assert len(asking) == 2 and "even if it is not certain" in asking[0] and 'answer is "unknown"' not in asking[0]
-    plain = step_prompts(write_logistic_critic(tmp_path / "plain", never))
-    assert 'answer is "unknown"' in plain[0]
+    assert 'answer is "unknown"' in step_prompts(practised, False)[0]
 
 
-def test_a_present_trained_critic_replaces_the_feature_critic_unless_one_is_named(
+def test_the_systems_trained_critic_serves_budgets_that_name_the_trained_critic(
     graph_index_dir: Path, tmp_path: Path
 ) -> None:
     eager = write_logistic_critic(tmp_path / "eager", {"has_answer": 10.0})
     system = make_system(scripted(), critic_dir=eager)
-    assert [e["critic"] for e in _critic_events(system.ask(QUESTION, graph_index_dir, budget="fast"))] == ["trained"]
+    fast = system.ask(QUESTION, graph_index_dir, budget="fast")
+    assert [e["critic"] for e in _critic_events(fast)] == ["trained"]
+    stop = next(e for e in fast.trace.to_json()["events"] if e["stage"] == "start")["stop"]
+    assert stop["critic"]["dir"] == str(eager.resolve())
     named = system.ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "feature"})
     assert {e["critic"] for e in _critic_events(named)} == {"feature"}
-    trained = system.ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "trained"})
-    assert {e["critic"] for e in _critic_events(trained)} == {"trained"}  # from the system's critic_dir
     baseline = system.ask(QUESTION, graph_index_dir, method="iterative", budget="fast")
     start = next(e for e in baseline.trace.to_json()["events"] if e["stage"] == "start")
-    assert start["budget"]["critic"] == "feature"  # the iterative baseline keeps its own stopping rule
-    empty = make_system(scripted(), critic_dir=tmp_path / "none")
-    assert {e["critic"] for e in _critic_events(empty.ask(QUESTION, graph_index_dir, budget="fast"))} == {"feature"}
+    assert start["stop"]["critic"]["name"] == "answer-present"  # the iterative baseline keeps its own rule
 
 
 def test_the_shipped_default_is_used_when_present(
@@ -159,16 +157,6 @@ def test_the_shipped_default_is_used_when_present(
     monkeypatch.setattr(trained_critic, "default_critic_dir", lambda: shipped)
     result = make_system(scripted(), critic_dir=None).ask(QUESTION, graph_index_dir, budget="fast")
     assert [e["critic"] for e in _critic_events(result)] == ["trained"]
-
-
-def test_a_critic_that_measured_worse_than_the_feature_critic_is_used_only_when_named(
-    graph_index_dir: Path, tmp_path: Path
-) -> None:
-    worse = write_logistic_critic(tmp_path / "worse", {"has_answer": 10.0}, replaces_feature=False)
-    system = make_system(scripted(), critic_dir=worse)
-    assert {e["critic"] for e in _critic_events(system.ask(QUESTION, graph_index_dir, budget="fast"))} == {"feature"}
-    named = system.ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "trained"})
-    assert [e["critic"] for e in _critic_events(named)] == ["trained"]
 
 
 def test_critic_none_runs_every_round(graph_index_dir: Path) -> None:

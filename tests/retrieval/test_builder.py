@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,9 +13,9 @@ import pytest
 
 from retrieval.builder import BuildOptions, build_index
 from retrieval.bundle import IndexBundle
-from retrieval.errors import InputDataError, OutputExistsError
+from retrieval.errors import ConfigError, InputDataError, OutputExistsError, PathOutsideRootError
 from retrieval.readers import FieldMapping
-from retrieval.searcher import Searcher
+from retrieval.searcher import GRAPH_MODE_NAMES, Searcher
 from tests.conftest import REPO, write_jsonl
 from tests.fakes import FailingEmbedder, HashingEmbedder
 
@@ -128,3 +129,46 @@ def test_kill_9_during_a_build_leaves_the_previous_index(small_dump: Path, tmp_p
     assert IndexBundle.open(out).store.document_count() == 4
     _build([small_dump], out, overwrite=True)  # the next build removes what the killed one left
     assert not list(tmp_path.glob(".index.building-*"))
+
+
+def test_skip_invalid_skips_duplicate_ids_and_counts_them(small_dump: Path, tmp_path: Path) -> None:
+    again = write_jsonl(
+        tmp_path / "again.jsonl",
+        [{"id": "d3", "text": "clash"}, {"id": "new", "text": "fresh"}, {"id": "new", "text": "x"}],
+    )
+    bundle = _build([small_dump, again], tmp_path / "index", options=BuildOptions(skip_invalid=True))
+    data = bundle.manifest.data
+    assert data["counts"] == {"documents": 5, "passages": 5, "skipped_invalid": 2}
+    source = data["sources"][1]
+    assert (source["records"], source["skipped"]) == (1, 2)
+    assert [(e["line"], e["reason"].split(" (")[0]) for e in source["skipped_examples"]] == [
+        (1, "duplicate document id 'd3'"),
+        (3, "duplicate document id 'new'"),
+    ]
+    assert [p.text for p in bundle.store.iter_passages() if p.doc_id == "d3"] == [
+        "The Analytical Engine was a proposed mechanical computer."
+    ]
+
+
+def test_a_root_refuses_directory_files_that_link_out(tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("outside")
+    docs = tmp_path / "root" / "docs"
+    docs.mkdir(parents=True)
+    (docs / "a.txt").write_text("inside")
+    (docs / "b.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(PathOutsideRootError, match="b.txt"):
+        _build([docs], tmp_path / "index", options=BuildOptions(root=tmp_path / "root"))
+    assert not (tmp_path / "index").exists()
+    assert _build([docs], tmp_path / "index").manifest.data["counts"]["documents"] == 2  # no root: as before
+
+
+def test_graph_search_on_an_index_without_a_graph_says_so(small_dump: Path, tmp_path: Path) -> None:
+    from kg.graph_search import GRAPH_MODES
+
+    assert GRAPH_MODE_NAMES == GRAPH_MODES
+    searcher = Searcher(_build([small_dump], tmp_path / "plain"), embedder=HashingEmbedder())
+    for mode in GRAPH_MODES:
+        with pytest.raises(ConfigError, match=rf"index 'plain' has no knowledge graph, which {re.escape(mode)} search"):
+            searcher.search("Ada", mode)
+    with pytest.raises(ConfigError, match="unknown search mode 'telepathy'"):
+        searcher.search("Ada", "telepathy")

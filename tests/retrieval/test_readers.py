@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.documents import Document
-from retrieval.errors import InputDataError, InputNotFoundError
+from retrieval.errors import InputDataError, InputNotFoundError, PathOutsideRootError
 from retrieval.readers import (
     MAX_SKIPPED_EXAMPLES,
     FieldMapping,
@@ -435,3 +435,58 @@ def test_skip_invalid_with_nothing_valid_is_still_an_empty_dump(tmp_path: Path) 
     error = raises_data_error(path, skip_invalid=True)
 
     assert str(error) == f"no documents found in {path} (2 invalid records skipped)"
+
+
+# --- symbolic links and a root --------------------------------------------------------------------
+
+
+def _linked_directory(tmp_path: Path) -> tuple[Path, Path]:
+    """A root whose directory `docs` holds a text file and a link to a file outside the root."""
+    secret = write(tmp_path / "secret.txt", "the secret outside the root")
+    root = tmp_path / "root"
+    (root / "docs" / "sub").mkdir(parents=True)
+    write(root / "docs" / "ok.txt", "A file that stays inside.")
+    write(root / "docs" / "sub" / "inside.md", "# Inside\nAnother one.")
+    (root / "docs" / "evil.txt").symlink_to(secret)
+    return root, secret
+
+
+def test_a_root_refuses_a_directory_file_that_links_out(tmp_path: Path) -> None:
+    root, _ = _linked_directory(tmp_path)
+    with pytest.raises(PathOutsideRootError, match=r"docs/evil.txt: a symbolic link to a file outside"):
+        next(read_documents([root / "docs"], root=root))  # before the first document is read
+    assert [d.doc_id for d in read_all(root / "docs" / "sub", root=root)] == ["inside.md"]
+
+
+def test_a_root_allows_links_that_stay_inside_and_reads_them_where_they_resolve(tmp_path: Path) -> None:
+    root, _ = _linked_directory(tmp_path)
+    (root / "docs" / "evil.txt").unlink()
+    (root / "docs" / "alias.txt").symlink_to(root / "docs" / "sub" / "inside.md")
+    docs = read_all(root / "docs", root=root)
+    assert [d.doc_id for d in docs] == ["alias.txt", "ok.txt", "sub/inside.md"]
+    assert "Another one." in docs[0].text
+
+
+def test_a_root_refuses_an_input_that_links_out(tmp_path: Path) -> None:
+    root, _ = _linked_directory(tmp_path)
+    dump = write(tmp_path / "outside.jsonl", jsonl_bytes(RECORDS))
+    (root / "dump.jsonl").symlink_to(dump)
+    with pytest.raises(PathOutsideRootError):
+        read_all(root / "docs" / "sub", root / "dump.jsonl", root=root)
+    with pytest.raises(PathOutsideRootError):
+        read_all(dump, root=root)
+
+
+def test_without_a_root_links_are_followed_as_before(tmp_path: Path) -> None:
+    root, secret = _linked_directory(tmp_path)
+    (root / "docs" / "linked-dir").symlink_to(tmp_path, target_is_directory=True)  # folders: never entered
+    docs = read_all(root / "docs")
+    assert [d.doc_id for d in docs] == ["evil.txt", "ok.txt", "sub/inside.md"]
+    assert docs[0].text == secret.read_text()
+
+
+def test_a_root_names_an_input_elsewhere_as_outside(tmp_path: Path) -> None:
+    root, _ = _linked_directory(tmp_path)
+    dump = write(tmp_path / "elsewhere.jsonl", jsonl_bytes(RECORDS))
+    with pytest.raises(PathOutsideRootError, match=r"elsewhere.jsonl: outside .*root \(refused\)"):
+        read_all(dump, root=root)

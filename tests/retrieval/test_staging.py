@@ -59,3 +59,33 @@ def test_stale_staging_from_a_killed_build_is_removed(tmp_path: Path) -> None:
     stale.mkdir()
     _make(tmp_path / "index", "one")
     assert not stale.exists()
+
+
+def test_an_update_waits_for_the_running_build_and_a_second_build_does_not(tmp_path: Path) -> None:
+    """Two builds of one index: the second fails at once (exit 73 on the CLI). An update (lock_wait_s) queues
+    behind the build and publishes after it, never over a half-done one."""
+    import threading
+    import time
+
+    out = tmp_path / "index"
+    _make(out, "one")
+    started, release = threading.Event(), threading.Event()
+
+    def slow_build() -> None:
+        with staged_directory(out, overwrite=True, marker="manifest.json") as staging:
+            started.set()
+            release.wait(5)
+            (staging / "manifest.json").write_text("two")
+
+    builder = threading.Thread(target=slow_build)
+    builder.start()
+    started.wait(5)
+    with pytest.raises(OutputExistsError, match="another build"):
+        _make(out, "three", overwrite=True)
+    threading.Timer(0.5, release.set).start()
+    waited = time.monotonic()
+    with staged_directory(out, overwrite=True, marker="manifest.json", lock_wait_s=10) as staging:
+        assert (out / "manifest.json").read_text() == "two"  # it got the lock once the build had published
+        (staging / "manifest.json").write_text("update")
+    builder.join()
+    assert time.monotonic() - waited >= 0.4 and (out / "manifest.json").read_text() == "update"

@@ -14,10 +14,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--queues", default="gpu,cpu")
     parser.add_argument("--hostname", default=None)
+    parser.add_argument("--pool", default="solo", choices=["solo", "prefork"])
+    parser.add_argument("--concurrency", type=int, default=1)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     queues = args.queues.split(",")
-    run_worker(WorkerConfig.from_env(), queues, pool="solo", hostname=args.hostname, runtime_factory=fake_runtime)
+    config = WorkerConfig.from_env()
+    run_worker(
+        config,
+        queues,
+        pool=args.pool,
+        concurrency=args.concurrency,
+        hostname=args.hostname,
+        runtime_factory=fake_runtime,
+    )
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from api.security import hash_key
 from api.settings import ApiKeyConfig, Limits, Settings
@@ -50,14 +52,45 @@ def slow_reply(text: str) -> str:
     return '{"answer": "Paris", "reason": "scripted"}'
 
 
+class PerTextDelayEmbedder(HashingEmbedder):
+    """The hashing embedder, slowed by `per_text` seconds a text, with a batch size as a real embedder has."""
+
+    def __init__(self, name: str, per_text: float, batch_size: int = 8) -> None:
+        super().__init__(name=name)
+        self.per_text = per_text
+        self.batch_size = batch_size
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        time.sleep(self.per_text * len(texts))
+        return super().embed(texts)
+
+
+class SlowWarmUpRuntime(WorkerRuntime):
+    """A runtime whose models take `SLEUTH_TEST_WARM_UP_S` seconds to load (longer than Celery's 4 s)."""
+
+    def warm_up(self, *, llm: bool = True) -> None:
+        time.sleep(float(os.environ.get("SLEUTH_TEST_WARM_UP_S", "0") or 0))
+        super().warm_up(llm=llm)
+
+
+def _test_embedder(name: str) -> HashingEmbedder:
+    per_text = float(os.environ.get("SLEUTH_TEST_EMBED_DELAY_PER_TEXT", "0") or 0)
+    if per_text:
+        return PerTextDelayEmbedder(name, per_text)
+    return HashingEmbedder(name=name, delay=float(os.environ.get("SLEUTH_TEST_EMBED_DELAY", "0") or 0))
+
+
+def fake_models() -> dict[str, Any]:
+    """The fakes the test runtime builds its system with: `build_system`'s backend and embedder factory.
+
+    SLEUTH_TEST_EMBED_DELAY slows each embed call, SLEUTH_TEST_EMBED_DELAY_PER_TEXT each text (in batches of 8)."""
+    return {"backend": ScriptedLLM(default=slow_reply), "embedder_factory": _test_embedder}
+
+
 def fake_runtime(config: WorkerConfig) -> WorkerRuntime:
-    delay = float(os.environ.get("SLEUTH_TEST_EMBED_DELAY", "0") or 0)
-    return WorkerRuntime(
-        config,
-        backend=ScriptedLLM(default=slow_reply),
-        embedder_factory=lambda name: HashingEmbedder(name=name, delay=delay),
-        extractor_factory=lambda: GazetteerExtractor(NAMES_PLUS),
-    )
+    """The runtime with the fakes; its warm-up takes SLEUTH_TEST_WARM_UP_S seconds when that is set."""
+    kind = SlowWarmUpRuntime if os.environ.get("SLEUTH_TEST_WARM_UP_S") else WorkerRuntime
+    return kind(config, **fake_models(), extractor_factory=lambda: GazetteerExtractor(NAMES_PLUS))
 
 
 def api_keys() -> tuple[ApiKeyConfig, ...]:
@@ -176,9 +209,14 @@ def _wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 def start_worker(
-    root: Path, broker_url: str, queues: str = "gpu,cpu", name: str = "w1", env: dict[str, str] | None = None
+    root: Path,
+    broker_url: str,
+    queues: str = "gpu,cpu",
+    name: str = "w1",
+    env: dict[str, str] | None = None,
+    pool: str = "solo",
 ) -> subprocess.Popen[bytes]:
-    """A real Celery worker process (solo pool) with the fake runtime."""
+    """A real Celery worker process (solo pool, or a prefork pool of one child) with the fake runtime."""
     environment = {
         **os.environ,
         "SLEUTH_BROKER_URL": broker_url,
@@ -189,6 +227,7 @@ def start_worker(
         **(env or {}),
     }
     command = [sys.executable, "-m", "tests.workers.fake_worker", "--queues", queues, "--hostname", f"{name}@test"]
+    command += ["--pool", pool]
     log = open(root / f"worker-{name}.log", "ab")  # noqa: SIM115 (closed with the process)
     return subprocess.Popen(command, cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT)
 

@@ -6,17 +6,20 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from api.app import create_app
+from api.cli import main
 from retrieval.bundle import IndexBundle
 from tests.conftest import DOCS, write_jsonl
 from tests.workers.harness import (
     LiveServer,
     auth,
     build_test_index,
+    fake_models,
     fake_runtime,
     settings,
     start_worker,
@@ -72,6 +75,51 @@ def test_ask_runs_on_the_worker(client: httpx.Client, worker: subprocess.Popen[b
     with client.stream("GET", f"/v1/jobs/{job['job_id']}/events", headers=auth("tenant-a")) as stream:
         lines = [line for line in stream.iter_lines() if line.startswith("event: ")]
     assert "event: trace" in lines and lines[-1] == "event: end"
+
+
+TIMINGS = ("at_s", "seconds", "latency_s", "seconds_by_stage")
+
+
+def without_timings(value: Any) -> Any:
+    """A trace as JSON without its clock readings (times, latencies), which differ from run to run."""
+    if isinstance(value, dict):
+        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS}
+    if isinstance(value, list):
+        return [without_timings(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("budget", [None, "fast"], ids=["default-budget", "fast-trained-critic"])
+def test_the_cli_and_a_celery_worker_answer_alike(
+    client: httpx.Client,
+    root: Path,
+    budget: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same question through `sleuth ask` (its settings, `build_system`, its defaults) and through the
+    API and a Celery worker, on the same scripted LLM and embedder: the same trace, event for event."""
+    import reasoning.system
+
+    question = "Where was the founder of Acme Corp born?"
+    build_system = reasoning.system.build_system
+    monkeypatch.setattr(reasoning.system, "build_system", lambda settings: build_system(settings, **fake_models()))
+    chosen = ["--budget", budget] if budget else []
+    assert main(["ask", question, "--index", str(root / "indexes" / "a-docs"), "--json", *chosen]) == 0
+    cli = json.loads(capsys.readouterr().out)
+
+    request: dict[str, Any] = {"question": question, "index": "a-docs", "trace": True, "wait": False}
+    accepted = client.post("/v1/ask", json=request | ({"budget": budget} if budget else {}), headers=auth("tenant-a"))
+    assert accepted.status_code == 202, accepted.text
+    job = wait_job(client, accepted.json()["job_id"], "tenant-a")
+    assert job["state"] == "succeeded", job
+    served = job["result"]
+
+    assert served["budget"] == cli["budget"] == (budget or "balanced")
+    start = next(e for e in cli["trace"]["events"] if e["stage"] == "start")
+    assert start["stop"]["critic"]["name"] == ("trained" if budget == "fast" else "prompted")
+    assert without_timings(served["trace"]) == without_timings(cli["trace"])
+    assert served["answer"] == cli["answer"] and served["cost"]["llm_calls"] == cli["cost"]["llm_calls"]
 
 
 def test_sharded_build_merges_to_the_single_process_build(client: httpx.Client, root: Path) -> None:

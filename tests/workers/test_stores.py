@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from workers.jobs import JobRecord, JobStore, new_job_id
+from workers.jobs import LOST_CODE, JobRecord, JobStore, new_job_id
+from workers.leases import holding
 from workers.memory_store import MemoryJobStore
 
 pytestmark = pytest.mark.integration
@@ -81,3 +82,36 @@ def test_usage_and_heartbeats(store: JobStore) -> None:
     store.heartbeat("w1", {"models_loaded": True}, ttl_s=30)
     assert store.workers() == {"w1": {"models_loaded": True}}
     assert store.ping()
+
+
+def test_progress_only_advances_within_its_stage(store: JobStore) -> None:
+    record = _job(store)
+    store.start(record.id, "w")
+    store.progress(record.id, {"stage": "shards", "shards": 3, "done": 0})
+    store.advance_progress(record.id, {"stage": "shards", "shards": 3, "done": 2})
+    store.advance_progress(record.id, {"stage": "shards", "shards": 3, "done": 1})  # a late report
+    assert store.get(record.id).progress["done"] == 2  # type: ignore[union-attr]
+    store.progress(record.id, {"stage": "bm25", "done": 0})
+    store.advance_progress(record.id, {"stage": "shards", "shards": 3, "done": 3})  # after the merge began
+    assert store.get(record.id).progress == {"stage": "bm25", "done": 0}  # type: ignore[union-attr]
+
+
+def test_a_running_job_whose_lease_ran_out_fails_as_lost(store: JobStore) -> None:
+    held, lost, never_leased = _job(store), _job(store), _job(store)
+    for record in (held, lost, never_leased):
+        store.start(record.id, "w1")
+    queued = _job(store)
+    store.hold(queued.id, "w1", 0.2)
+    store.hold(lost.id, "w1", 0.2)
+    with holding(store, held.id, 1.2, worker="w2"):  # renewed every 0.5 s, so it outlives its first 1.2 s
+        time.sleep(1.8)
+        assert store.get(held.id).state == "running"  # type: ignore[union-attr]
+        failed = store.get(lost.id)
+        assert failed is not None and failed.state == "failed" and failed.error is not None
+        assert failed.error["code"] == LOST_CODE and "w1" in failed.error["message"]
+    assert store.get(never_leased.id).state == "running"  # type: ignore[union-attr]  # leases are opt-in
+    assert store.get(queued.id).state == "queued"  # type: ignore[union-attr]  # only running jobs are lost
+    assert store.counts_by_state()["failed"] == 1
+    store.finish(held.id, "succeeded", result={})
+    time.sleep(1.3)
+    assert store.get(held.id).state == "succeeded"  # type: ignore[union-attr]  # a finished job stays so

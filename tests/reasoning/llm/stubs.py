@@ -9,6 +9,7 @@ import time
 import types
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 # --- llama_cpp ---------------------------------------------------------------------------------------
@@ -99,10 +100,13 @@ class FakeChatFormatter:
         return types.SimpleNamespace(prompt=rendered, added_special=True)
 
 
-def fake_llama_cpp_modules() -> dict[str, types.ModuleType]:
+def fake_llama_cpp_modules(package: Path) -> dict[str, types.ModuleType]:
     FakeLlama.instances.clear()
     FakeGrammar.built.clear()
+    (package / "lib").mkdir(parents=True, exist_ok=True)
+    (package / "lib" / "libggml-cpu.so").write_bytes(b"")
     module = types.ModuleType("llama_cpp")
+    module.__file__ = str(package / "__init__.py")
     module.Llama = FakeLlama  # type: ignore[attr-defined]
     module.LlamaGrammar = FakeGrammar  # type: ignore[attr-defined]
     module.LogitsProcessorList = list  # type: ignore[attr-defined]
