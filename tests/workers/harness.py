@@ -19,8 +19,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
+from api.app import create_app
 from api.security import hash_key
 from api.settings import ApiKeyConfig, Limits, Settings
 from kg.graph_stage import GraphBuildConfig, KnowledgeGraphStage
@@ -29,6 +31,7 @@ from retrieval.builder import build_index
 from tests.conftest import DOCS, NAMES, REPO, write_jsonl
 from tests.fakes import GazetteerExtractor, HashingEmbedder
 from workers.config import WorkerConfig
+from workers.redis_store import RedisJobStore
 from workers.runtime import WorkerRuntime
 
 EMBEDDER = "fake-hashing"
@@ -239,3 +242,23 @@ def wait_for_worker(store: Any, name: str, timeout: float = 60) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"worker {name} did not report ready")
+
+
+@contextlib.contextmanager
+def running_worker(root: Path, broker_url: str, name: str, env: dict[str, str] | None = None) -> Iterator[Any]:
+    """A worker (`start_worker`) that has reported ready, stopped when the block ends."""
+    process = start_worker(root, broker_url, name=name, env=env)
+    try:
+        wait_for_worker(RedisJobStore(broker_url), f"{name}@test")
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def service_client(root: Path, broker_url: str, **changes: Any) -> Iterator[httpx.Client]:
+    """An HTTP client of a live service on the broker, with the fake runtime and `settings(...)` changes."""
+    app = create_app(settings(root, broker_url=broker_url, **changes), runtime_factory=fake_runtime)
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http

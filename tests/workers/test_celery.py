@@ -21,12 +21,11 @@ from tests.workers.harness import (
     build_test_index,
     fake_models,
     fake_runtime,
+    running_worker,
+    service_client,
     settings,
-    start_worker,
-    wait_for_worker,
     wait_job,
 )
-from workers.redis_store import RedisJobStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -42,19 +41,13 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def worker(root: Path, redis_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    process = start_worker(root, redis_url, name="w1")
-    try:
-        wait_for_worker(RedisJobStore(redis_url), "w1@test")
+    with running_worker(root, redis_url, "w1") as process:
         yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture
 def client(root: Path, redis_url: str, worker: subprocess.Popen[bytes]) -> Iterator[httpx.Client]:
-    app = create_app(settings(root, broker_url=redis_url, shard_size=2), runtime_factory=fake_runtime)
-    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with service_client(root, redis_url, shard_size=2) as http:
         yield http
 
 

@@ -17,13 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from api.app import create_app
 from tests.workers.harness import (
-    LiveServer,
     auth,
     build_test_index,
-    fake_runtime,
-    settings,
+    service_client,
     start_worker,
     wait_for_worker,
     wait_job,
@@ -49,8 +46,7 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def client(root: Path, fresh_redis: str) -> Iterator[httpx.Client]:
-    app = create_app(settings(root, broker_url=fresh_redis), runtime_factory=fake_runtime)
-    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with service_client(root, fresh_redis) as http:
         yield http
 
 

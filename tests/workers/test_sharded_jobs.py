@@ -16,10 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.app import create_app
 from tests.conftest import write_jsonl
-from tests.workers.harness import LiveServer, auth, fake_runtime, settings, start_worker, wait_for_worker, wait_job
-from workers.redis_store import RedisJobStore
+from tests.workers.harness import auth, running_worker, service_client, wait_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -43,19 +41,13 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def worker(root: Path, redis_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    process = start_worker(root, redis_url, name="slow", env=SLOW_SHARDS)
-    try:
-        wait_for_worker(RedisJobStore(redis_url), "slow@test")
+    with running_worker(root, redis_url, "slow", env=SLOW_SHARDS) as process:
         yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture
 def client(root: Path, redis_url: str, worker: subprocess.Popen[bytes]) -> Iterator[httpx.Client]:
-    app = create_app(settings(root, broker_url=redis_url, shard_size=100), runtime_factory=fake_runtime)
-    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with service_client(root, redis_url, shard_size=100) as http:
         yield http
 
 
