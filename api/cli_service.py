@@ -10,6 +10,11 @@ from workers.config import QUEUES
 
 log = logging.getLogger(__name__)
 
+# How long an idle keep-alive connection stays open: longer than clients keep theirs (httpx 5 s) and than
+# proxies' idle timeouts (60 s is common), so that the server is never the side that closes a connection a
+# client is just reusing (uvicorn's own 5 s raced httpx's 5 s: a dropped request, ReadError, under load).
+KEEP_ALIVE_S = 75
+
 
 def add_service_commands(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="run the REST API (embedded jobs unless SLEUTH_BROKER_URL is set)")
@@ -54,7 +59,13 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(**overrides)
     mode = "embedded (jobs run in this process)" if settings.worker.embedded else "Celery workers via Redis"
     print(f"sleuth serve on http://{settings.host}:{settings.port} ({mode}); API docs at /docs")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
     return 0
 
 
