@@ -69,9 +69,17 @@ class GraphIndex:
 
 def graph_index_with_ner(bundle: IndexBundle) -> GraphIndex:
     """The graph of a bundle, with spaCy NER for linking question mentions by name similarity."""
+    return GraphIndex(bundle, extractor=_question_ner())
+
+
+@functools.cache
+def _question_ner() -> EntityExtractor:
+    """One NER model per process for every index's linker, loaded once: loading it takes a second or more,
+    and an index is opened (and reopened after every update) between reading its manifest and its graph
+    files, where a second of loading would let another process's update swap the files in between."""
     from kg.ner import SpacyEntityExtractor
 
-    return GraphIndex(bundle, extractor=SpacyEntityExtractor())
+    return SpacyEntityExtractor()
 
 
 @dataclass(frozen=True)

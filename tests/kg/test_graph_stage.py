@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+import kg.ner
+from kg import graph_search
 from kg.graph_search import GraphIndex, GraphSearcher, GraphWalk, walk_from_query
 from kg.graph_stage import GraphBuildConfig, KnowledgeGraphStage
 from kg.openie import LLMTripleExtractor
@@ -136,3 +138,24 @@ def test_relation_edges_join_the_walk(tmp_path: Path) -> None:
 def test_walk_without_seeds_ranks_nothing(graph_index_dir: Path) -> None:
     graph = GraphIndex(IndexBundle.open(graph_index_dir), GazetteerExtractor(NAMES))
     assert walk_from_query(graph, "nothing known here", 5) == GraphWalk([], {}, [])
+
+
+def test_question_ner_loads_once_per_process(graph_index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Indexes opened (and reopened after updates) share one NER model: loading it again at every open
+    would hold the open between the manifest and the graph files for a second or more."""
+    loads: list[int] = []
+
+    class CountingExtractor(GazetteerExtractor):
+        def __init__(self) -> None:
+            loads.append(1)
+            super().__init__(NAMES)
+
+    monkeypatch.setattr(kg.ner, "SpacyEntityExtractor", CountingExtractor)
+    graph_search._question_ner.cache_clear()
+    try:
+        first = graph_search.graph_index_with_ner(IndexBundle.open(graph_index_dir))
+        second = graph_search.graph_index_with_ner(IndexBundle.open(graph_index_dir))
+    finally:
+        graph_search._question_ner.cache_clear()
+    assert loads == [1]
+    assert first.linker.extractor is second.linker.extractor
