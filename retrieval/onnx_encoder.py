@@ -6,6 +6,7 @@ Pooling (mean, cls or max), then optionally Normalize. The vectors are always L2
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,26 @@ class OnnxEncoder:
         self._max_seq_length = max_seq_length
         self._pooling = pooling
         self._lowercase = lowercase
+        self._tokenizer_lock = threading.Lock()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._inputs = [i.name for i in self._session.get_inputs()]
+
+    @classmethod
+    def of_model(cls, model: Any, path: Path) -> OnnxEncoder:
+        """An encoder of `path` (an export of a loaded SentenceTransformer) with its tokeniser and pooling."""
+        pooling = pooling_mode(model)
+        if pooling is None:
+            raise ValueError("the model's modules are not Transformer + mean/cls/max Pooling (+ Normalize)")
+        return cls(
+            path,
+            model.tokenizer,
+            max_seq_length=int(model.max_seq_length),
+            pooling=pooling,
+            lowercase=bool(getattr(model[0], "do_lower_case", False)),
+        )
 
     def sibling(self, path: Path) -> OnnxEncoder:
         """Another model file of the same model (its int8 version), with the same tokeniser and pooling."""
@@ -70,11 +86,13 @@ class OnnxEncoder:
         return vectors
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        texts = [t.strip() for t in texts]  # as sentence-transformers does before tokenising
         if self._lowercase:
             texts = [t.lower() for t in texts]
-        tokens = self._tokenizer(
-            texts, padding=True, truncation=True, max_length=self._max_seq_length, return_tensors="np"
-        )
+        with self._tokenizer_lock:  # a fast tokeniser sets its padding and truncation per call: one at a time
+            tokens = self._tokenizer(
+                texts, padding=True, truncation=True, max_length=self._max_seq_length, return_tensors="np"
+            )
         feed = {name: np.asarray(tokens[name], dtype=np.int64) for name in self._inputs}
         hidden = self._session.run(None, feed)[0]
         pooled = _pool(hidden, np.asarray(tokens["attention_mask"]), self._pooling)

@@ -1,11 +1,12 @@
 """The sentence-transformers model exported to ONNX once, locally (no model hub), into a cache folder.
 
 A folder per model weights (`~/.cache/sleuth/embedders/<name>-<fingerprint>/`) holds `model.onnx` (fp32,
-with ONNX Runtime's transformer fusions) and, on demand, `model_qint8_<config>.onnx` (dynamic int8
-quantisation with the settings of that CPU family). The folder is built in a temporary sibling and renamed
-into place, and a quantised file is written beside it and renamed, so a crash or a concurrent build never
-leaves a half-written model. An int8 model is kept only where its vectors stay close to fp32's on fixed
-probe texts (`quality.json` records the check); otherwise callers use fp32.
+with ONNX Runtime's transformer fusions, kept only where its vectors of fixed probe texts match torch's:
+`export.json` records the check) and, on demand, `model_qint8_<config>.onnx` (dynamic int8 quantisation with
+the settings of that CPU family). The folder is built in a temporary sibling and renamed into place, and a
+quantised file is written to a temporary file beside it and renamed, so a crash or a concurrent export never
+leaves a half-written model. Whether an int8 model stays close to fp32 on the probe texts is measured once
+and recorded (`quality_<config>.json`); `retrieval.onnx_runtime` uses fp32 where it does not.
 
 Why not sentence-transformers' own `backend="onnx"`: it needs optimum-onnx, whose releases pin
 transformers below 4.58, while sentence-transformers 6 needs transformers 5. The export here is torch's
@@ -14,6 +15,7 @@ ONNX exporter and onnxruntime's own optimiser and quantiser, which optimum wraps
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -22,7 +24,7 @@ import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,10 @@ from retrieval.onnx_encoder import OnnxEncoder, pooling_mode
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = 1  # bump when the exported graph changes, so that old exports are not reused
+EXPORT_FORMAT = 2  # bump when the exported graph changes, so that old exports are not reused
 FP32_FILE = "model.onnx"
+FUSED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "distilbert")  # those ONNX Runtime's BERT fusions fit
+MIN_FP32_COSINE = 0.999  # the lowest probe cosine (the export vs torch) at which an export is kept
 MIN_INT8_COSINE = 0.98  # the lowest probe cosine (int8 vs fp32) at which an int8 model is kept
 PROBE_TEXTS = (
     "Who directed the film that won the Palme d'Or in 1994?",
@@ -81,7 +85,11 @@ def export_folder(model: Any, name: str, cache_dir: Path) -> Path:
     try:
         log.info("exporting embedder %s to ONNX in %s (once)", name, folder)
         _export_fp32(model, staging / FP32_FILE)
-        (staging / "export.json").write_text(json.dumps({"name": name, "format": EXPORT_FORMAT}) + "\n")
+        cosine = probe_cosine_to_torch(model, OnnxEncoder.of_model(model, staging / FP32_FILE))
+        if cosine < MIN_FP32_COSINE:
+            raise ValueError(f"the ONNX model's vectors differ from torch's (probe cosine {cosine:.5f})")
+        record = {"name": name, "format": EXPORT_FORMAT, "min_probe_cosine_to_torch": round(cosine, 6)}
+        (staging / "export.json").write_text(json.dumps(record) + "\n")
         try:
             staging.rename(folder)
         except OSError:  # another process made it first
@@ -121,7 +129,16 @@ def probe_cosine(reference: OnnxEncoder, candidate: OnnxEncoder) -> float:
     return float(np.min(np.sum(a * b, axis=1)))
 
 
+def probe_cosine_to_torch(model: Any, encoder: OnnxEncoder) -> float:
+    """The lowest cosine between the torch model's vectors of the probe texts and the encoder's."""
+    texts = list(PROBE_TEXTS)
+    reference = model.encode(texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True)
+    return float(np.min(np.sum(reference * encoder.encode(texts, batch_size=len(texts)), axis=1)))
+
+
 def _export_fp32(model: Any, target: Path) -> None:
+    """torch's ONNX exporter on the transformer (the attention traced as plain operators, which ONNX
+    Runtime's optimiser fuses into its own Attention kernel), then the optimiser."""
     import torch
 
     transformer = model[0].auto_model.eval()
@@ -129,7 +146,7 @@ def _export_fp32(model: Any, target: Path) -> None:
     sample = {k: v for k, v in sample.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
     names = list(sample)
     raw = target.with_name("raw.onnx")
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _eager_attention(transformer):
         warnings.simplefilter("ignore")
         torch.onnx.export(
             _hidden_states_module(transformer, names),
@@ -143,6 +160,26 @@ def _export_fp32(model: Any, target: Path) -> None:
         )
     _optimize(raw, target, transformer.config)
     raw.unlink()
+
+
+@contextlib.contextmanager
+def _eager_attention(transformer: Any) -> Iterator[None]:
+    """The model's attention as explicit matrix products while it is traced (the pattern ONNX Runtime fuses;
+    PyTorch's scaled_dot_product_attention is not fused), then as it was."""
+    config = transformer.config
+    was = getattr(config, "_attn_implementation", None)
+    setter = getattr(transformer, "set_attn_implementation", None)
+    if setter is not None:
+        setter("eager")
+    else:
+        config._attn_implementation = "eager"
+    try:
+        yield
+    finally:
+        if setter is not None and was is not None:
+            setter(was)
+        else:
+            config._attn_implementation = was
 
 
 def _hidden_states_module(transformer: Any, names: list[str]) -> Any:
@@ -161,14 +198,16 @@ def _hidden_states_module(transformer: Any, names: list[str]) -> Any:
 
 
 def _optimize(source: Path, target: Path, config: Any) -> None:
-    """ONNX Runtime's transformer fusions (layer norm, GELU) where the model type is known, else a copy."""
+    """ONNX Runtime's transformer fusions (attention, layer norm, GELU) where the model type is one its BERT
+    optimiser knows, else a copy. The export check (`export_folder`) catches a fusion that changed results."""
     from onnxruntime.transformers.optimizer import optimize_model
 
-    model_type = getattr(config, "model_type", "")
-    if model_type not in ("bert", "roberta", "distilbert", "mpnet", "xlm-roberta"):
+    if getattr(config, "model_type", "") not in FUSED_MODEL_TYPES:
         shutil.copyfile(source, target)
         return
-    optimized = optimize_model(str(source), model_type="bert", num_heads=0, hidden_size=0, opt_level=1)
+    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", 0)
+    hidden = getattr(config, "hidden_size", None) or getattr(config, "dim", 0)
+    optimized = optimize_model(str(source), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1)
     optimized.save_model_to_file(str(target))
 
 

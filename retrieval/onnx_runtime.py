@@ -114,12 +114,6 @@ def _export(model: Any, name: str, cache_dir: Path) -> Path:
 def _encoder(model: Any, path: Path) -> OnnxEncoder:
     """An ONNX Runtime session of one model file, with the model's tokeniser, sequence limit and pooling."""
     try:
-        return OnnxEncoder(
-            path,
-            model.tokenizer,
-            max_seq_length=int(model.max_seq_length),
-            pooling=str(pooling_mode(model)),
-            lowercase=bool(getattr(model[0], "do_lower_case", False)),
-        )
+        return OnnxEncoder.of_model(model, path)
     except Exception as exc:  # onnxruntime raises its own kinds for a model it cannot load
         raise OnnxUnavailable(f"ONNX Runtime cannot load {path.name} ({type(exc).__name__}: {exc})") from exc

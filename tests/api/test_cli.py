@@ -135,3 +135,28 @@ def test_info_into_a_closed_pipe_exits_quietly(small_dump: Path, tmp_path: Path)
         os.close(write_end)
     assert done.stderr.decode() == ""  # no BrokenPipeError traceback
     assert done.returncode == 141
+
+
+def test_build_takes_the_embedder_backend_from_the_flag_or_the_environment(
+    small_dump: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from retrieval.embedder_runtime import EmbedderRuntime
+    from tests.fakes import RuntimeHashingEmbedder
+
+    asked: list[str] = []
+    int8 = EmbedderRuntime("onnx", "avx2", "model_qint8_avx2.onnx")
+
+    def embedder(*args: object, backend: str = "auto", **kwargs: object) -> RuntimeHashingEmbedder:
+        asked.append(backend)
+        return RuntimeHashingEmbedder(int8 if backend != "torch" else None)
+
+    monkeypatch.setattr(cli_index, "SentenceTransformerEmbedder", embedder)
+    monkeypatch.setenv("SLEUTH_EMBEDDER_BACKEND", "onnx-int8")
+    assert _build("--input", str(small_dump), "--out", str(tmp_path / "a"), "--no-kg") == 0
+    assert "onnx int8 (avx2)" in capsys.readouterr().out  # the summary names the runtime
+    torch = ("--no-kg", "--embedder-backend", "torch")
+    assert _build("--input", str(small_dump), "--out", str(tmp_path / "b"), *torch) == 0
+    assert asked == ["onnx-int8", "torch"]
+    capsys.readouterr()
+    assert main(["index", "info", str(tmp_path / "a"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["embedder"]["quantization"] == "avx2"

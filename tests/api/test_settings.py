@@ -129,3 +129,10 @@ def test_only_from_env_reads_the_environment(tmp_path: Path, monkeypatch: pytest
 def test_the_api_limit_cannot_exceed_the_systems(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot exceed the system's max_question_chars"):
         Settings.from_env(_env(tmp_path, SLEUTH_LIMITS__MAX_QUESTION_CHARS="2000"))
+
+
+def test_embedder_backend_from_env() -> None:
+    assert SystemSettings.from_env({}).embedder_backend == "auto"
+    assert SystemSettings.from_env({"SLEUTH_EMBEDDER_BACKEND": "torch"}).embedder_backend == "torch"
+    with pytest.raises(ConfigError, match="bad system settings"):
+        SystemSettings.from_env({"SLEUTH_EMBEDDER_BACKEND": "openvino"})

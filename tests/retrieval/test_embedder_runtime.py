@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from retrieval import onnx_export
+from retrieval import onnx_export, onnx_runtime
 from retrieval.builder import BuildOptions, build_index
 from retrieval.bundle import IndexBundle
 from retrieval.documents import Document
@@ -162,8 +162,15 @@ def test_torch_and_gpu_never_touch_onnx(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert start_runtime(_cpu_model(), "m", "onnx", TORCH, tmp_path) == (TORCH, None)  # the recorded one wins
 
 
-def test_a_failed_export_leaves_no_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _fake_export(monkeypatch: pytest.MonkeyPatch, cosine: float = 1.0) -> None:
+    """export_folder without a model: a fixed fingerprint, and a check against torch that gives `cosine`."""
     monkeypatch.setattr(onnx_export, "model_fingerprint", lambda model: "f" * 16)
+    monkeypatch.setattr(onnx_export.OnnxEncoder, "of_model", classmethod(lambda cls, model, path: None))
+    monkeypatch.setattr(onnx_export, "probe_cosine_to_torch", lambda model, encoder: cosine)
+
+
+def test_a_failed_export_leaves_no_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _fake_export(monkeypatch)
 
     def failing_export(model: Any, target: Path) -> None:
         target.write_bytes(b"half a model")
@@ -175,8 +182,16 @@ def test_a_failed_export_leaves_no_folder(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_export_that_changes_the_vectors_is_not_kept(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _fake_export(monkeypatch, cosine=0.95)  # e.g. a graph fusion that does not fit the model
+    monkeypatch.setattr(onnx_export, "_export_fp32", lambda model, target: target.write_bytes(b"model"))
+    with pytest.raises(ValueError, match="differ from torch"):
+        onnx_export.export_folder(object(), "some/model", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_export_made_meanwhile_by_another_process_is_kept(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(onnx_export, "model_fingerprint", lambda model: "f" * 16)
+    _fake_export(monkeypatch)
     final = tmp_path / f"some-model-{'f' * 16}"
 
     def racing_export(model: Any, target: Path) -> None:
@@ -204,3 +219,27 @@ def test_files_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     onnx_export._write_atomically(target, lambda path: path.write_bytes(b"whole"))
     assert target.read_bytes() == b"whole" and list(tmp_path.iterdir()) == [target]
+
+
+@pytest.fixture
+def fake_onnx(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
+    """start_runtime's ONNX steps without a model: the export is a folder, an encoder is the path it runs."""
+    state: dict[str, Any] = {"cosine": 0.995, "config": "avx2"}
+    monkeypatch.setattr(onnx_runtime, "_export", lambda model, name, cache_dir: tmp_path)
+    monkeypatch.setattr(onnx_runtime, "_encoder", lambda model, path: path)
+    monkeypatch.setattr(onnx_runtime, "keeps_quality", lambda folder, config, fp32: state["cosine"])
+    monkeypatch.setattr(onnx_runtime, "ensure_quantized", lambda folder, config: folder / f"model_qint8_{config}.onnx")
+    monkeypatch.setattr(onnx_runtime, "cpu_quantization_config", lambda: state["config"])
+    return state
+
+
+def test_auto_takes_int8_only_where_it_keeps_quality(fake_onnx: dict[str, Any], tmp_path: Path) -> None:
+    assert start_runtime(_cpu_model(), "m", "auto", None, tmp_path) == (INT8, tmp_path / "model_qint8_avx2.onnx")
+    assert start_runtime(_cpu_model(), "m", "onnx", None, tmp_path) == (FP32, tmp_path / "model.onnx")
+    fake_onnx["cosine"] = 0.97  # below MIN_INT8_COSINE: auto keeps fp32, an explicit onnx-int8 is obeyed
+    assert start_runtime(_cpu_model(), "m", "auto", None, tmp_path) == (FP32, tmp_path / "model.onnx")
+    assert start_runtime(_cpu_model(), "m", "onnx-int8", None, tmp_path)[0] == INT8
+    fake_onnx["config"] = None  # a CPU without AVX2: no int8 configuration
+    assert start_runtime(_cpu_model(), "m", "auto", None, tmp_path)[0] == FP32
+    with pytest.raises(DependencyError, match="no int8 configuration"):
+        start_runtime(_cpu_model(), "m", "onnx-int8", None, tmp_path)

@@ -51,6 +51,8 @@ def test_onnx_fp32_gives_torch_vectors(cache: Path, torch_vectors: np.ndarray) -
     assert vectors.dtype == np.float32 and vectors.shape == torch_vectors.shape
     assert _cosines(vectors, torch_vectors).min() > 0.999
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    (folder,) = (p for p in cache.iterdir() if not p.name.startswith("."))
+    assert json.loads((folder / "export.json").read_text())["min_probe_cosine_to_torch"] >= 0.999
     together = embedder.embed(TEXTS[1:3])  # padding to another batch's length changes nothing
     assert _cosines(together, vectors[1:3]).min() > 0.99999
 
