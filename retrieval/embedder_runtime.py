@@ -12,9 +12,9 @@ import logging
 import platform
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from retrieval.cpu_features import cpu_flags
 from retrieval.errors import IndexLoadError
 
 log = logging.getLogger(__name__)
@@ -119,15 +119,3 @@ def cpu_quantization_config(flags: frozenset[str] | None = None, machine: str | 
     if "avx2" in flags:
         return "avx2"
     return None
-
-
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """The CPU's feature flags (empty where /proc/cpuinfo cannot be read)."""
-    try:
-        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()

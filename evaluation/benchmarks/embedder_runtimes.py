@@ -34,7 +34,8 @@ from evaluation.benchmarks.retrieval_recall import KS, mode_recall
 from evaluation.datasets import DATASETS, load_questions
 from retrieval.builder import BuildOptions, build_index, store_passages
 from retrieval.bundle import MANIFEST, IndexBundle
-from retrieval.embedder_runtime import EmbedderRuntime, cpu_flags, cpu_quantization_config
+from retrieval.cpu_features import cpu_flags
+from retrieval.embedder_runtime import EmbedderRuntime, cpu_quantization_config
 from retrieval.embedders import SentenceTransformerEmbedder
 from retrieval.passage_store import PassageStore
 from retrieval.searcher import Searcher

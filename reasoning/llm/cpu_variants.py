@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from retrieval.cpu_features import cpu_flags
 from retrieval.errors import ConfigError, DependencyError
 
 log = logging.getLogger(__name__)
@@ -69,18 +70,6 @@ class CpuVariant:
 
 _loaded: dict[Path, CpuVariant] = {}  # by the build's lib folder: one load per build and process
 _lock = threading.Lock()
-
-
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """The instruction-set flags the kernel reports for the first CPU (empty where it cannot be read)."""
-    try:
-        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.partition(":")[2].split())
-    return frozenset()
 
 
 def amx_granted() -> bool:

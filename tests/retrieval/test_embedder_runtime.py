@@ -14,10 +14,10 @@ import pytest
 from retrieval import onnx_export, onnx_runtime
 from retrieval.builder import BuildOptions, build_index
 from retrieval.bundle import IndexBundle
+from retrieval.cpu_features import cpu_flags
 from retrieval.documents import Document
 from retrieval.embedder_runtime import (
     EmbedderRuntime,
-    cpu_flags,
     cpu_quantization_config,
     embedder_section,
     matching_embedder,

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from reasoning.llm import cpu_variants
-from reasoning.llm.cpu_variants import X86_VARIANTS, choose_variant, cpu_flags, runnable, variant_libraries
+from reasoning.llm.cpu_variants import X86_VARIANTS, choose_variant, runnable, variant_libraries
+from retrieval.cpu_features import cpu_flags
 from retrieval.errors import ConfigError, DependencyError
 
 pytestmark = pytest.mark.unit
