@@ -37,6 +37,10 @@ def add_ask_command(commands: argparse._SubParsersAction) -> None:
     ask.add_argument("--max-question-chars", type=int, default=None, help="longest question accepted (default 1000)")
     ask.add_argument("--seed", type=int, default=None, help="seed of the LLM calls (default SLEUTH_SEED, else 0)")
     knobs = ask.add_argument_group("budget knobs (override the preset)")
+    knobs.add_argument("--beam-width", type=int, help="sleuth: paths kept after each step")
+    knobs.add_argument("--hop-reads", type=int, help="sleuth: passage groups read per step and path")
+    knobs.add_argument("--hop-passages", type=int, help="sleuth: passages per group")
+    knobs.add_argument("--rewrites", type=int, help="sleuth: re-searches of a step that stays unknown")
     knobs.add_argument("--chains", type=int)
     knobs.add_argument("--max-rounds", type=int)
     knobs.add_argument("--passages-per-round", type=int)
@@ -99,6 +103,10 @@ def allocated_budget(tokens: int, allocation: Path | None) -> Budget:
 
 
 KNOB_ARGS = (
+    "beam_width",
+    "hop_reads",
+    "hop_passages",
+    "rewrites",
     "chains",
     "max_rounds",
     "passages_per_round",

@@ -185,7 +185,7 @@ def practice_records(
     stop = StopPolicy(recorder, answer_every_round=budget.answer_every_round)
     question_text = " ".join(question.question.split())
     ctx = MethodContext(question_text, system.index(plan.index), budget, llm, stop)
-    result = ReasoningLoop(ctx, LoopPolicy(method="sleuth", temperature=temperature)).run()
+    result = ReasoningLoop(ctx, LoopPolicy(method="chains", temperature=temperature)).run()
     run = {"sample": sample, "seed": seed, "temperature": temperature, "chains": plan.chains, "rounds": plan.rounds}
     final = _final(question, plan, result)
     records = [_record(question, plan, obs, run, final, provenance) for obs in recorder.observations]

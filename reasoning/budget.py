@@ -48,6 +48,13 @@ class Budget:
     # the LLM (the critic has vouched for it)
     trust_critic: bool = False
     sentences_per_passage: int = 2  # evidence sentences the LLM reads per passage
+    # hop-by-hop search (sleuth): paths kept after each step, passage groups read per step and path (each a
+    # candidate answer), passages per group, and keyword re-searches of a step that stays "unknown"
+    beam_width: int = 1
+    hop_reads: int = 1
+    hop_passages: int = 3
+    hop_sentences: int = 3  # sentences per passage a hop's reader sees
+    rewrites: int = 1
     max_llm_calls: int = 8
     max_tokens: int = 12_000  # prompt + completion tokens per question
 
@@ -58,6 +65,10 @@ class Budget:
             "passages_per_round": self.passages_per_round,
             "rerank_depth": self.rerank_depth,
             "sentences_per_passage": self.sentences_per_passage,
+            "beam_width": self.beam_width,
+            "hop_reads": self.hop_reads,
+            "hop_passages": self.hop_passages,
+            "hop_sentences": self.hop_sentences,
             "max_llm_calls": self.max_llm_calls,
             "max_tokens": self.max_tokens,
         }
@@ -73,6 +84,11 @@ class Budget:
                 f"budget rerank_depth ({self.rerank_depth}) must be at least passages_per_round "
                 f"({self.passages_per_round})"
             )
+        if not isinstance(self.rewrites, int) or isinstance(self.rewrites, bool) or not 0 <= self.rewrites <= 4:
+            raise ConfigError(f"budget rewrites must be an integer from 0 to 4, got {self.rewrites!r}")
+        for key in ("beam_width", "hop_reads", "hop_passages"):
+            if getattr(self, key) > 8:
+                raise ConfigError(f"budget {key} must be at most 8, got {getattr(self, key)}")
         if self.critic not in CRITIC_KINDS:
             raise ConfigError(f"unknown critic {self.critic!r}: use {', '.join(CRITIC_KINDS)}")
 
@@ -96,6 +112,8 @@ PRESETS: dict[str, Budget] = {
         stop_run=False,
         verify=True,
         trust_critic=False,
+        beam_width=2,
+        hop_reads=2,
         max_llm_calls=20,
         max_tokens=30_000,
     ),
@@ -113,6 +131,9 @@ PRESETS: dict[str, Budget] = {
         verify=True,
         trust_critic=False,
         sentences_per_passage=3,
+        beam_width=3,
+        hop_reads=3,
+        rewrites=2,
         max_llm_calls=48,
         max_tokens=80_000,
     ),

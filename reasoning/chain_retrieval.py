@@ -104,6 +104,11 @@ class ChainRetriever:
         """The graph paths a chain found whose supporting passages include one of `rows`."""
         return [text for text, support in self.paths.get(chain, {}).items() if rows & set(support)]
 
+    def paths_for_rows(self, rows: set[int]) -> list[str]:
+        """The graph paths any chain found whose supporting passages include one of `rows`."""
+        found = {text: None for paths in self.paths.values() for text, support in paths.items() if rows & set(support)}
+        return list(found)
+
     def _describe(self, path: GraphPath) -> str:
         assert self.resources.graph is not None
         entities = self.resources.graph.graph_index.graph.entities

@@ -24,7 +24,7 @@ from reasoning.verification import CrossChainVerifier
 
 @dataclass(frozen=True)
 class LoopPolicy:
-    method: str = "sleuth"
+    method: str = "chains"
     decompose: bool = True
     use_graph: bool = True
     multi_criteria: bool = True  # False: relevance only

@@ -214,3 +214,96 @@ def read_prompt(question: str, evidence: Sequence[EvidenceLine] | None) -> list[
         "from the evidence. " + ANSWER_STYLE
     )
     return chat(f"Question: {question}\n{evidence_block(evidence)}{task}")
+
+
+# --- hop-by-hop reasoning: the plan, one hop's reading, a composed final answer ---------------------------
+
+FINAL_OPERATIONS = ("answer", "earliest", "latest", "largest", "smallest", "same", "different", "compose")
+
+PLAN_SYSTEM = """You plan how to answer a question by looking facts up one at a time.
+Write steps: each step is one simple question about one named thing, answerable from one encyclopedia \
+paragraph. A step may use the answer of an earlier step k as #k. Then choose the operation that gives the \
+final answer from the steps' answers:
+- answer: the final answer is the answer of the step in "over" (usually the last step);
+- earliest / latest: compare the dates answered by the steps in "over" (born first, older, founded first: \
+earliest; younger, more recent: latest); largest / smallest: compare their numbers;
+- same / different: yes/no questions asking whether the answers of the steps in "over" are the same;
+- compose: anything else; the answers of all steps are combined.
+For earliest, latest, largest and smallest, "choices" names the option of the question each step in "over" \
+belongs to, in the same order (the thing the question asks to choose, not a step's answer). Reply with one JSON \
+object only.
+
+Examples:
+Question: Who directed the film that won Best Picture in 1998?
+{"steps": ["Which film won Best Picture in 1998?", "Who directed #1?"], "operation": "answer", "over": [2], \
+"choices": []}
+Question: Which was founded first, Acme Tools or Globex?
+{"steps": ["When was Acme Tools founded?", "When was Globex founded?"], "operation": "earliest", "over": [1, 2], \
+"choices": ["Acme Tools", "Globex"]}
+Question: Which novel's author was born later, Red Harbor or The Glass Road?
+{"steps": ["Who wrote Red Harbor?", "Who wrote The Glass Road?", "When was #1 born?", "When was #2 born?"], \
+"operation": "latest", "over": [3, 4], "choices": ["Red Harbor", "The Glass Road"]}
+Question: Are Lake Mira and Lake Oro in the same country?
+{"steps": ["Which country is Lake Mira in?", "Which country is Lake Oro in?"], "operation": "same", \
+"over": [1, 2], "choices": []}
+Question: In which city was the founder of the company that makes the Zephyr phone born?
+{"steps": ["Which company makes the Zephyr phone?", "Who founded #1?", "In which city was #2 born?"], \
+"operation": "answer", "over": [3], "choices": []}"""
+
+PLAN = JsonCall(
+    "plan",
+    object_schema(
+        {
+            "steps": {"type": "array", "items": {"type": "string", "maxLength": 160}, "minItems": 1, "maxItems": 5},
+            "operation": {"type": "string", "enum": list(FINAL_OPERATIONS)},
+            "over": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 5}, "maxItems": 5},
+            "choices": {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": 5},
+        }
+    ),
+    max_tokens=200,
+)
+
+
+def plan_prompt(question: str) -> list[ChatMessage]:
+    return [{"role": "system", "content": PLAN_SYSTEM}, {"role": "user", "content": f"Question: {question}"}]
+
+
+HOP_SYSTEM = """You answer one simple question from a few numbered passages.
+The answer is a short span copied from the passages: a name, a date (as written, with day, month and year \
+when given), a number or a short phrase; yes or no for a yes/no question. If the passages do not answer the \
+question, the answer is "unknown". Reply with one JSON object only.
+
+Example:
+Passages:
+[1] Titanic (1997 film): Titanic is a 1997 American epic romance film directed by James Cameron.
+[2] James Cameron: James Francis Cameron (born August 16, 1954) is a Canadian filmmaker.
+Question: When was James Cameron born?
+{"answer": "August 16, 1954"}"""
+
+HOP_READ = JsonCall(
+    "hop",
+    object_schema({"answer": {"type": "string", "maxLength": 80}}),
+    max_tokens=32,
+    confidence_of="answer",  # the reader's confidence in its hop answer scores the path
+)
+
+
+def hop_prompt(step: str, passages: Sequence[EvidenceLine]) -> list[ChatMessage]:
+    user = "Passages:\n" + "\n".join(p.render() for p in passages) + f"\nQuestion: {step}"
+    return [{"role": "system", "content": HOP_SYSTEM}, {"role": "user", "content": user}]
+
+
+COMPOSE_SYSTEM = """You answer a question from facts already found, one per line as "question -> answer".
+Reply with one JSON object only: {"answer": "..."}."""
+
+COMPOSE = JsonCall("compose", object_schema({"answer": {"type": "string", "maxLength": 80}}), max_tokens=40)
+
+
+def compose_prompt(question: str, findings: Sequence[str], instruction: str = "") -> list[ChatMessage]:
+    """The final answer from what the steps found (`findings`, one "question -> answer" line each)."""
+    facts = "\n".join(f"- {f}" for f in findings)
+    task = (
+        f"Facts found:\n{facts}\nQuestion: {question}\n{instruction}Answer the question from these facts. "
+        + ANSWER_STYLE
+    )
+    return [{"role": "system", "content": COMPOSE_SYSTEM}, {"role": "user", "content": task}]

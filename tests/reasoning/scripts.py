@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,9 @@ CHECK = "Task check:"
 VERIFY = "Task verify:"
 JUDGE = "Task judge:"
 READ = "Task read:"
+HOP_PLAN = "You plan how to answer a question"  # the hop-by-hop search's prompts (reasoning.prompts)
+HOP = "You answer one simple question"
+COMPOSE = "Facts found:"
 
 QUESTION = "In which city is the company founded by Alice Smith based?"
 
@@ -35,7 +38,40 @@ def step(answer: str = "unknown", facts: str = "", next_query: str = "") -> str:
     return reply(facts=facts, answer=answer, next_query=next_query)
 
 
+def hop_plan(*steps: str, operation: str = "answer", over: Sequence[int] = (), choices: Sequence[str] = ()) -> str:
+    return reply(steps=list(steps), operation=operation, over=list(over or [len(steps)]), choices=list(choices))
+
+
+def hop_answers(answers: dict[str, str | Sequence[str]], default: str = "unknown") -> Callable[[str], str]:
+    """A hop reader that answers the step question the prompt ends with; a list answers the k-th reading
+    of the same step with item k (the last one after that)."""
+    seen: dict[str, int] = {}
+
+    def answer(prompt: str) -> str:
+        step = prompt.rsplit("Question: ", 1)[-1].strip()
+        found = answers.get(step, default)
+        if not isinstance(found, str):
+            k = seen.get(step, 0)
+            seen[step] = k + 1
+            found = found[min(k, len(found) - 1)]
+        return reply(answer=found)
+
+    return answer
+
+
+HOP_RULES: list[tuple[Matcher, Reply]] = [
+    (HOP_PLAN, hop_plan("Which company did Alice Smith found?", "Where is #1 based?")),
+    (COMPOSE, reply(answer="Berlin")),
+    (
+        HOP,
+        hop_answers(
+            {"Which company did Alice Smith found?": "Acme Corporation", "Where is Acme Corporation based?": "Berlin"}
+        ),
+    ),
+]
+
 DEFAULT_RULES: list[tuple[Matcher, Reply]] = [
+    *HOP_RULES,
     (PLAN, plan("Which company did Alice Smith found?", "Where is #1 based?")),
     (STEP, step("Berlin", "Alice Smith founded Acme Corp [1]; Acme is based in Berlin [2].")),
     (CHECK, reply(sufficient=True, confidence=0.9, missing="")),

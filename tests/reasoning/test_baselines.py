@@ -23,8 +23,8 @@ pytestmark = pytest.mark.unit
 
 
 def test_every_method_is_registered() -> None:
-    assert METHODS == ("direct", "rag", "iterative", "ppr", "sleuth")
-    assert {"iterative", "sleuth"} == BUDGET_AWARE
+    assert METHODS == ("direct", "rag", "iterative", "ppr", "chains", "sleuth")
+    assert {"iterative", "chains", "sleuth"} == BUDGET_AWARE
 
 
 @pytest.mark.parametrize("method", ["direct", "rag", "ppr"])

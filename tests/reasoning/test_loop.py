@@ -47,7 +47,9 @@ pytestmark = pytest.mark.unit
 
 def test_fast_budget_answers_with_citations_cost_and_trace(graph_index_dir: Path) -> None:
     llm = scripted()
-    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "feature"})
+    result = make_system(llm).ask(
+        QUESTION, graph_index_dir, method="chains", budget="fast", overrides={"critic": "feature"}
+    )
     out = result.to_json()
     assert result.answer == "Berlin" and not result.abstained
     assert purposes(out["trace"]) == ["decompose", "reason"]  # sufficient at once; the critic calls no LLM
@@ -65,7 +67,9 @@ def test_fast_budget_answers_with_citations_cost_and_trace(graph_index_dir: Path
 
 def test_each_round_sends_all_active_chains_as_one_batch(graph_index_dir: Path) -> None:
     llm = scripted([(STEP, step("unknown", next_query="Acme Corporation city"))])
-    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides={"chains": 3, "max_rounds": 2})
+    result = make_system(llm).ask(
+        QUESTION, graph_index_dir, method="chains", budget="fast", overrides={"chains": 3, "max_rounds": 2}
+    )
     reason_calls = [c for c in llm.calls if "Task answer: facts" in json.dumps(c.prompts[0])]
     assert [len(c.prompts) for c in reason_calls] == [3, 3]
     assert result.abstained and result.answer == "insufficient evidence"
@@ -75,7 +79,9 @@ def test_each_round_sends_all_active_chains_as_one_batch(graph_index_dir: Path) 
 
 def test_chains_are_seeded_differently(graph_index_dir: Path) -> None:
     llm = scripted()
-    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides={"chains": 3, "max_rounds": 1})
+    result = make_system(llm).ask(
+        QUESTION, graph_index_dir, method="chains", budget="fast", overrides={"chains": 3, "max_rounds": 1}
+    )
     retrieves = [e for e in result.trace.to_json()["events"] if e["stage"] == "retrieve" and "chain" in e]
     assert len({e["query"] for e in retrieves}) >= 2  # the question vs its first sub-question
     assert len({(e["query"], tuple(e["anchors"]), e["graph_weight"]) for e in retrieves}) == 3
@@ -84,7 +90,7 @@ def test_chains_are_seeded_differently(graph_index_dir: Path) -> None:
 def test_balanced_uses_prompted_critic_llm_criteria_and_verification(graph_index_dir: Path) -> None:
     criteria = {"relevance": 0.2, "specificity": 0.9, "novelty": 0.5, "bridge": 0.8, "graph": 0.1}
     llm = scripted([(PLAN, plan("Which company did Alice Smith found?", "Where is #1 based?", criteria=criteria))])
-    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="balanced")
+    result = make_system(llm).ask(QUESTION, graph_index_dir, method="chains", budget="balanced")
     trace = result.trace.to_json()
     assert purposes(trace) == ["decompose", "reason", "critic", "verify"]
     weights = next(e for e in trace["events"] if e["stage"] == "rerank")["weights"]
@@ -94,7 +100,9 @@ def test_balanced_uses_prompted_critic_llm_criteria_and_verification(graph_index
 
 def test_thorough_has_the_llm_judge_candidates(graph_index_dir: Path) -> None:
     llm = scripted()
-    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="thorough", overrides={"chains": 2})
+    result = make_system(llm).ask(
+        QUESTION, graph_index_dir, method="chains", budget="thorough", overrides={"chains": 2}
+    )
     ranked = next(e for e in result.trace.to_json()["events"] if e["stage"] == "rerank")["ranked"]
     assert "judge" in ranked[0]["criteria"]
     assert purposes(result.trace.to_json()).count("judge") >= 1
@@ -108,7 +116,9 @@ def test_insufficient_verdict_searches_again_for_what_is_missing(graph_index_dir
     )
     replies = iter([step("unknown", "Alice founded Acme [1].", "Acme Corporation headquarters"), step("Berlin")])
     llm.rules[0] = (STEP, lambda _: next(replies))
-    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "feature"})
+    result = make_system(llm).ask(
+        QUESTION, graph_index_dir, method="chains", budget="fast", overrides={"critic": "feature"}
+    )
     events = result.trace.to_json()["events"]
     queries = [e["query"] for e in events if e["stage"] == "retrieve"]
     assert queries[1] == "Acme Corporation headquarters"
@@ -118,10 +128,10 @@ def test_insufficient_verdict_searches_again_for_what_is_missing(graph_index_dir
 
 def test_malformed_json_is_repaired_or_retried_then_the_chain_degrades(graph_index_dir: Path) -> None:
     repaired = scripted([(STEP, '```json\n{"facts": "x [1]", "answer": "Berlin", "next_query": "",}\n```')])
-    assert make_system(repaired).ask(QUESTION, graph_index_dir, budget="fast").answer == "Berlin"
+    assert make_system(repaired).ask(QUESTION, graph_index_dir, method="chains", budget="fast").answer == "Berlin"
 
     broken = scripted([(STEP, "I think the answer is Berlin")])
-    result = make_system(broken).ask(QUESTION, graph_index_dir, budget="fast")
+    result = make_system(broken).ask(QUESTION, graph_index_dir, method="chains", budget="fast")
     trace = result.trace.to_json()
     assert purposes(trace) == ["decompose", "reason", "reason"]  # one retry
     assert "degraded" in stages(trace) and result.abstained
@@ -132,7 +142,7 @@ def test_malformed_json_is_repaired_or_retried_then_the_chain_degrades(graph_ind
 def test_llm_errors_degrade_instead_of_failing(graph_index_dir: Path) -> None:
     llm = scripted()
     llm.fail_on_call(2, LLMTimeoutError("slow"))
-    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast")
+    result = make_system(llm).ask(QUESTION, graph_index_dir, method="chains", budget="fast")
     errors = [e for e in result.trace.to_json()["events"] if e["stage"] == "llm_error"]
     assert errors[0]["code"] == "timeout" and result.cost.failed_llm_calls == 1
 
@@ -140,17 +150,19 @@ def test_llm_errors_degrade_instead_of_failing(graph_index_dir: Path) -> None:
 def test_caps_on_llm_calls_and_tokens_are_hard(graph_index_dir: Path) -> None:
     llm = scripted([(STEP, step("unknown", next_query="more"))])
     result = make_system(llm).ask(
-        QUESTION, graph_index_dir, budget="thorough", overrides={"max_llm_calls": 3, "chains": 2}
+        QUESTION, graph_index_dir, method="chains", budget="thorough", overrides={"max_llm_calls": 3, "chains": 2}
     )
     assert result.cost.llm_calls <= 3 == llm.batch_calls
     assert "budget" in stages(result.trace.to_json())
-    tight = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="fast", overrides={"max_tokens": 50})
+    tight = make_system(scripted()).ask(
+        QUESTION, graph_index_dir, method="chains", budget="fast", overrides={"max_tokens": 50}
+    )
     assert tight.cost.llm_calls == 0 and tight.abstained
 
 
 def test_citations_outside_the_evidence_are_dropped(graph_index_dir: Path) -> None:
     llm = scripted([(STEP, step("Berlin", "Acme is in Berlin [2]; see also [9]."))])
-    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast")
+    result = make_system(llm).ask(QUESTION, graph_index_dir, method="chains", budget="fast")
     assert "[9]" not in result.explanation and "[1]" in result.explanation
     assert len(result.citations) == 1
 
@@ -166,7 +178,7 @@ def test_contradicting_chains_are_detected_and_the_supported_answer_wins(graph_i
         ]
     )
     knobs = {"chains": 2, "max_rounds": 1, "passages_per_round": 5, "critic": "none", "verify": True}
-    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides=knobs)
+    result = make_system(llm).ask(QUESTION, graph_index_dir, method="chains", budget="fast", overrides=knobs)
     events = result.trace.to_json()["events"]
     verify = next(e for e in events if e["stage"] == "verify")
     assert verify["contradiction"] is True and [g["answer"] for g in verify["groups"]] == ["Berlin", "Paris"]
@@ -177,13 +189,15 @@ def test_contradicting_chains_are_detected_and_the_supported_answer_wins(graph_i
 
 def test_verification_rejects_and_abstains_when_nothing_supports(graph_index_dir: Path) -> None:
     llm = scripted([(STEP, step("Tokyo", "facts")), (VERIFY, reply(supported=False, answer="unknown"))])
-    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="balanced", overrides={"chains": 1})
+    result = make_system(llm).ask(
+        QUESTION, graph_index_dir, method="chains", budget="balanced", overrides={"chains": 1}
+    )
     assert result.abstained and result.answer == "insufficient evidence"
 
 
 def test_index_without_graph_skips_graph_steps(tmp_path: Path) -> None:
     llm = scripted()
-    result = make_system(llm).ask(QUESTION, index_without_graph(tmp_path), budget="fast")
+    result = make_system(llm).ask(QUESTION, index_without_graph(tmp_path), method="chains", budget="fast")
     events = result.trace.to_json()["events"]
     link = next(e for e in events if e["stage"] == "link")
     assert link["graph"] is False and "no knowledge graph" in link["note"]
@@ -209,18 +223,20 @@ def test_cancel_stops_the_run(graph_index_dir: Path) -> None:
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(CancelledError):
-        make_system(scripted()).ask(QUESTION, graph_index_dir, cancel=cancel)
+        make_system(scripted()).ask(QUESTION, graph_index_dir, method="chains", cancel=cancel)
 
 
 def test_listener_sees_events_as_they_happen(graph_index_dir: Path) -> None:
     seen: list[str] = []
-    make_system(scripted()).ask(QUESTION, graph_index_dir, budget="fast", listener=lambda e: seen.append(e.stage))
+    make_system(scripted()).ask(
+        QUESTION, graph_index_dir, method="chains", budget="fast", listener=lambda e: seen.append(e.stage)
+    )
     assert seen[0] == "start" and seen[-1] == "answer"
 
 
 def test_runs_are_deterministic(graph_index_dir: Path) -> None:
     def run() -> dict[str, object]:
-        out = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="balanced").to_json()
+        out = make_system(scripted()).ask(QUESTION, graph_index_dir, method="chains", budget="balanced").to_json()
         return {k: v for k, v in out.items() if k not in ("trace", "cost")}
 
     assert run() == run()
@@ -228,7 +244,9 @@ def test_runs_are_deterministic(graph_index_dir: Path) -> None:
 
 def test_prompted_critic_falls_back_to_features_on_bad_json(graph_index_dir: Path) -> None:
     llm = scripted([(CHECK, "not json at all")])
-    result = make_system(llm).ask(QUESTION, graph_index_dir, budget="balanced", overrides={"verify": False})
+    result = make_system(llm).ask(
+        QUESTION, graph_index_dir, method="chains", budget="balanced", overrides={"verify": False}
+    )
     critic = next(e for e in result.trace.to_json()["events"] if e["stage"] == "critic")
     assert critic["critic"] == "feature" and result.answer == "Berlin"
 
@@ -334,7 +352,7 @@ def test_the_shipped_default_configuration_answers(graph_index_dir: Path) -> Non
 
 
 def test_fast_runs_the_shipped_trained_critic_and_stops_the_run(graph_index_dir: Path) -> None:
-    result = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="fast")
+    result = make_system(scripted()).ask(QUESTION, graph_index_dir, method="chains", budget="fast")
     events = result.trace.to_json()["events"]
     stop = next(e for e in events if e["stage"] == "start")["stop"]
     assert stop["critic"]["name"] == "trained" and stop["critic"]["dir"] == str(default_critic_dir())
@@ -348,7 +366,7 @@ def test_a_trained_critic_file_does_not_set_the_stop_rules(graph_index_dir: Path
         tmp_path / "critic", {"has_answer": 1.0}, threshold=0.0, stop_run=True, trust_critic=True
     )
     knobs = {"critic": "trained", "critic_dir": str(directory), "chains": 2, "max_rounds": 2}
-    result = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="balanced", overrides=knobs)
+    result = make_system(scripted()).ask(QUESTION, graph_index_dir, method="chains", budget="balanced", overrides=knobs)
     events = result.trace.to_json()["events"]
     stop = next(e for e in events if e["stage"] == "start")["stop"]
     assert (stop["critic"]["name"], stop["stop_run"], stop["trust_critic"]) == ("trained", False, False)
@@ -358,7 +376,7 @@ def test_a_trained_critic_file_does_not_set_the_stop_rules(graph_index_dir: Path
 def test_a_missing_trained_critic_is_named(graph_index_dir: Path, tmp_path: Path) -> None:
     system = make_system(scripted(), critic_dir=tmp_path / "nowhere")
     with pytest.raises(CriticArtifactError, match="no trained critic at"):
-        system.ask(QUESTION, graph_index_dir, budget="fast")
+        system.ask(QUESTION, graph_index_dir, method="chains", budget="fast")
     assert system.ask(QUESTION, graph_index_dir, method="rag", budget="fast").answer == "Berlin"  # no critic in rag
 
 

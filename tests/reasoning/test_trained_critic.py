@@ -110,7 +110,11 @@ def _critic_events(result: object) -> list[dict[str, object]]:
 def test_the_loop_uses_a_trained_critic_the_budget_names(graph_index_dir: Path, tmp_path: Path) -> None:
     never = write_logistic_critic(tmp_path / "never", {"has_answer": -10.0})
     result = make_system(scripted()).ask(
-        QUESTION, graph_index_dir, budget="fast", overrides={"critic": "trained", "critic_dir": str(never)}
+        QUESTION,
+        graph_index_dir,
+        method="chains",
+        budget="fast",
+        overrides={"critic": "trained", "critic_dir": str(never)},
     )
     events = _critic_events(result)
     assert [(e["critic"], e["sufficient"]) for e in events] == [("trained", False), ("trained", False)]
@@ -122,7 +126,7 @@ def test_the_budget_not_the_critic_says_whether_to_answer_every_round(graph_inde
     def step_prompts(critic: Path, answer_every_round: bool) -> list[str]:
         llm = scripted()
         overrides = {"critic": "trained", "critic_dir": str(critic), "answer_every_round": answer_every_round}
-        result = make_system(llm).ask(QUESTION, graph_index_dir, budget="fast", overrides=overrides)
+        result = make_system(llm).ask(QUESTION, graph_index_dir, method="chains", budget="fast", overrides=overrides)
         stop = next(e for e in result.trace.to_json()["events"] if e["stage"] == "start")["stop"]
         assert stop["answer_every_round"] is answer_every_round  # the trace says how it ran
         assert stop["critic"]["practised_answer_every_round"] is True  # and how the critic was practised
@@ -139,11 +143,11 @@ def test_the_systems_trained_critic_serves_budgets_that_name_the_trained_critic(
 ) -> None:
     eager = write_logistic_critic(tmp_path / "eager", {"has_answer": 10.0})
     system = make_system(scripted(), critic_dir=eager)
-    fast = system.ask(QUESTION, graph_index_dir, budget="fast")
+    fast = system.ask(QUESTION, graph_index_dir, method="chains", budget="fast")
     assert [e["critic"] for e in _critic_events(fast)] == ["trained"]
     stop = next(e for e in fast.trace.to_json()["events"] if e["stage"] == "start")["stop"]
     assert stop["critic"]["dir"] == str(eager.resolve())
-    named = system.ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "feature"})
+    named = system.ask(QUESTION, graph_index_dir, method="chains", budget="fast", overrides={"critic": "feature"})
     assert {e["critic"] for e in _critic_events(named)} == {"feature"}
     baseline = system.ask(QUESTION, graph_index_dir, method="iterative", budget="fast")
     start = next(e for e in baseline.trace.to_json()["events"] if e["stage"] == "start")
@@ -155,11 +159,13 @@ def test_the_shipped_default_is_used_when_present(
 ) -> None:
     shipped = write_logistic_critic(tmp_path / "shipped", {"has_answer": 10.0})
     monkeypatch.setattr(trained_critic, "default_critic_dir", lambda: shipped)
-    result = make_system(scripted(), critic_dir=None).ask(QUESTION, graph_index_dir, budget="fast")
+    result = make_system(scripted(), critic_dir=None).ask(QUESTION, graph_index_dir, method="chains", budget="fast")
     assert [e["critic"] for e in _critic_events(result)] == ["trained"]
 
 
 def test_critic_none_runs_every_round(graph_index_dir: Path) -> None:
-    result = make_system(scripted()).ask(QUESTION, graph_index_dir, budget="fast", overrides={"critic": "none"})
+    result = make_system(scripted()).ask(
+        QUESTION, graph_index_dir, method="chains", budget="fast", overrides={"critic": "none"}
+    )
     assert [(e["critic"], e["sufficient"]) for e in _critic_events(result)] == [("none", False), ("none", False)]
     assert result.answer == "Berlin"

@@ -1,0 +1,149 @@
+"""A plan of typed steps (Self-Ask, MIRAGE): single-hop lookup steps that may use earlier steps' answers as
+#k, and a final operation over the steps' answers.
+
+The LLM writes the plan (schema-constrained JSON, `reasoning.prompts.PLAN`); this module checks it and
+repairs what it can (a reference to a later step, an operation over steps that do not exist, choices
+missing from a comparison), so that the search always executes a well-formed plan. An unusable reply
+gives the one-step plan "the question itself", and the trace says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal, cast, get_args
+
+from reasoning.operations import COMPARE_OPS, EQUALITY_OPS
+from reasoning.prompts import FINAL_OPERATIONS, PLAN, plan_prompt
+from reasoning.structured import JsonCaller
+from reasoning.text import content_words
+
+FinalOperation = Literal["answer", "earliest", "latest", "largest", "smallest", "same", "different", "compose"]
+assert get_args(FinalOperation) == FINAL_OPERATIONS
+MAX_STEPS = 5
+_REF = re.compile(r"#(\d)")
+_CHOICES = re.compile(r"[,:]\s*(?:the\s+)?([^,:?]+?)\s+or\s+(?:the\s+)?([^,?]+?)\s*\??\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[str, ...]  # single-hop questions; #k is the answer of step k (1-based)
+    operation: FinalOperation
+    over: tuple[int, ...]  # the steps (1-based) the operation reads
+    choices: tuple[str, ...] = ()  # a comparison's options, one per step in `over`
+    source: str = "llm"  # llm | fallback | none
+    note: str = ""  # what was repaired
+
+    def refs(self, step: int) -> tuple[int, ...]:
+        """The earlier steps (1-based) that step `step` uses."""
+        return tuple(dict.fromkeys(int(k) for k in _REF.findall(self.steps[step - 1])))
+
+    @property
+    def is_comparison(self) -> bool:
+        return self.operation in COMPARE_OPS
+
+    @property
+    def is_equality(self) -> bool:
+        return self.operation in EQUALITY_OPS
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "steps": list(self.steps),
+            "operation": self.operation,
+            "over": list(self.over),
+            "choices": list(self.choices),
+            "source": self.source,
+            "note": self.note,
+        }
+
+
+def single_step(question: str, source: str) -> Plan:
+    return Plan((question,), "answer", (1,), source=source)
+
+
+def make_plan(question: str, llm: JsonCaller, *, use_llm: bool = True) -> Plan:
+    """The question's plan, recorded in the trace as a `plan` event."""
+    if not use_llm:
+        plan = single_step(question, "none")
+    else:
+        reply = llm(PLAN, [plan_prompt(question)])[0]
+        plan = parse_plan(question, reply)
+    llm.trace.record("plan", **plan.to_json())
+    return plan
+
+
+def parse_plan(question: str, reply: dict[str, Any] | None) -> Plan:
+    """A checked plan from the LLM's reply; the single-step plan when the reply has no usable steps."""
+    raw = (reply or {}).get("steps")
+    if not isinstance(raw, list):
+        return single_step(question, "fallback")
+    notes: list[str] = []
+    steps: list[str] = []
+    for item in raw[:MAX_STEPS]:
+        text = " ".join(str(item).split())
+        if len(text) < 4 or any(_same_step(text, s) for s in steps):
+            continue
+        bad = [int(k) for k in _REF.findall(text) if not 1 <= int(k) <= len(steps)]
+        if bad:  # a reference to itself or a later step cannot be executed
+            notes.append(f"step {text!r} refers to #{bad[0]} before it is answered: reference dropped")
+            text = _drop_refs(text, set(bad))
+        steps.append(text)
+    if not steps:
+        return single_step(question, "fallback")
+    operation = str((reply or {}).get("operation", "answer"))
+    if operation not in FINAL_OPERATIONS:
+        notes.append(f"unknown operation {operation!r}: the last step's answer")
+        operation = "answer"
+    over = tuple(
+        dict.fromkeys(int(k) for k in (reply or {}).get("over") or [] if isinstance(k, int) and 1 <= k <= len(steps))
+    )
+    choices = tuple(" ".join(str(c).split()) for c in (reply or {}).get("choices") or [] if str(c).strip())
+    if operation == "answer":
+        over = over[-1:] or (len(steps),)
+        choices = ()
+    elif operation in COMPARE_OPS or operation in EQUALITY_OPS:
+        if len(over) < 2:
+            over = _last_independent(steps)
+            notes.append(f"{operation} over fewer than two steps: over {list(over)}")
+        if len(over) < 2:
+            notes.append(f"{operation} needs two steps: the last step's answer")
+            operation, over, choices = "answer", (len(steps),), ()
+        elif operation in COMPARE_OPS and len(choices) != len(over):
+            found = question_choices(question)
+            if len(found) == len(over):
+                notes.append("choices taken from the question's 'X or Y'")
+                choices = found
+            else:
+                notes.append("no choices: the winning step's subject")
+                choices = ()
+        if operation in EQUALITY_OPS:
+            choices = ()
+    else:  # compose reads every step
+        over, choices = tuple(range(1, len(steps) + 1)), ()
+    return Plan(tuple(steps), cast(FinalOperation, operation), over, choices, "llm", "; ".join(notes))
+
+
+def question_choices(question: str) -> tuple[str, ...]:
+    """The options of a question that ends "..., X or Y?" (empty when it does not)."""
+    match = _CHOICES.search(question)
+    return tuple(m.strip() for m in match.groups()) if match else ()
+
+
+def _same_step(a: str, b: str) -> bool:
+    wa, wb = content_words(a), content_words(b)
+    return a.lower() == b.lower() or (bool(wa) and wa == wb and _REF.findall(a) == _REF.findall(b))
+
+
+def _last_independent(steps: list[str]) -> tuple[int, ...]:
+    """The steps no later step uses (the leaves of the plan), as a comparison's default operands."""
+    used = {int(k) for s in steps for k in _REF.findall(s)}
+    return tuple(i for i in range(1, len(steps) + 1) if i not in used)
+
+
+def _drop_refs(text: str, refs: set[int]) -> str:
+    return " ".join(_REF.sub(lambda m: "" if int(m.group(1)) in refs else m.group(0), text).split())
+
+
+def substitute(step: str, answers: dict[int, str]) -> str:
+    """The step with each #k replaced by step k's answer."""
+    return " ".join(_REF.sub(lambda m: answers.get(int(m.group(1)), m.group(0)), step).split())
