@@ -1,12 +1,12 @@
 """How much test-time compute one question may spend: presets and explicit knobs, with hard caps.
 
-`fast` is one chain with the cheap (embedding, entity, graph) reranker and the trained critic (learnt from
-self-practice, no LLM call), which ends the run at its first sufficient answer: a few small LLM calls.
-`balanced` (the default of `sleuth ask` and `POST /v1/ask`) runs two chains, lets the LLM weigh the
-reranking criteria for the question, asks the LLM critic, and verifies the winner against its passages.
-`thorough` runs three chains for more rounds and has the LLM judge candidates too. Caps on LLM calls and
-tokens are hard: the loop stops starting new work when the next call could pass them, and answers with
-what it has.
+For Sleuth's hop-by-hop search (reasoning.hop_search) a budget is the search's width: `fast` follows a
+single path (one reading of three passages per step), `balanced` (the default of `sleuth ask` and
+`POST /v1/ask`) keeps two paths and reads two groups of passages per step and path, `thorough` three and
+three, with three sentences a passage and two keyword re-searches of a step that stays "unknown". The
+other knobs (chains, rounds, criteria, judge, verify, the stop policy) are those of the multi-chain loop
+(`--method chains`) and of the `iterative` baseline. Caps on LLM calls and tokens are hard: a method stops
+starting new work when the next call could pass them, and answers with what it has.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Budget:
     beam_width: int = 1
     hop_reads: int = 1
     hop_passages: int = 3
-    hop_sentences: int = 3  # sentences per passage a hop's reader sees
+    hop_sentences: int = 2  # sentences per passage a hop's reader sees
     rewrites: int = 1
     max_llm_calls: int = 8
     max_tokens: int = 12_000  # prompt + completion tokens per question
@@ -133,6 +133,7 @@ PRESETS: dict[str, Budget] = {
         sentences_per_passage=3,
         beam_width=3,
         hop_reads=3,
+        hop_sentences=3,
         rewrites=2,
         max_llm_calls=48,
         max_tokens=80_000,

@@ -35,6 +35,7 @@ HOP_WEIGHTS = {"relevance": 0.5, "specificity": 0.05, "bridge": 0.25, "graph": 0
 NOT_EXTRACTIVE = 0.5  # an answer the passages do not contain word for word is worth this much of its confidence
 WRONG_TYPE = 0.5  # an answer of the wrong form (a name for "when ...?") likewise
 NO_LOGPROB = 0.5  # the reader's confidence where the backend gives no log-probabilities
+NOT_GROUNDED = 0.5  # likewise an answer from a passage that names none of the step's entities
 TITLE_SEARCH_DEPTH = 10
 
 
@@ -207,7 +208,7 @@ class HopReader:
         with self.llm.trace.stage("hop"):
             replies = self.llm(HOP_READ, prompts, chains=[requests[i].key for i, _ in jobs], round_no=step)
         for (i, items), reply in zip(jobs, replies, strict=True):
-            candidate = self._candidate(requests[i].query, items, reply, attempt)
+            candidate = self._candidate(requests[i].query, requests[i].names, items, reply, attempt)
             self.llm.trace.record(
                 "hop_read",
                 chain=requests[i].key,
@@ -224,11 +225,16 @@ class HopReader:
                 results[i] = merge_candidates([*results[i], candidate])
 
     def _candidate(
-        self, step: str, items: tuple[EvidenceItem, ...], reply: dict[str, object] | None, attempt: int
+        self,
+        step: str,
+        names: Sequence[str],
+        items: tuple[EvidenceItem, ...],
+        reply: dict[str, object] | None,
+        attempt: int,
     ) -> HopCandidate | None:
         answer = clean_answer(field_str(reply, "answer", 80))
-        if is_unknown(answer):
-            return None
+        if is_unknown(answer) or _restates(answer, step):
+            return None  # an answer naming what the step asks about is no answer
         raw = (reply or {}).get("answer_logprob")
         logprob = float(raw) if isinstance(raw, int | float) and raw <= 0 else None
         score = math.exp(logprob) if logprob is not None else NO_LOGPROB
@@ -240,7 +246,21 @@ class HopReader:
             cited = _most_similar(answer, items)
         if not answer_type_matches(step, answer):
             score *= WRONG_TYPE
+        if names and cited is not None and not _mentions(cited, names):
+            score *= NOT_GROUNDED
         return HopCandidate(answer, max(score, 1e-4), logprob, cited, items, attempt)
+
+
+def _restates(answer: str, step: str) -> bool:
+    """The answer is words of the step question itself (the reader echoing its subject)."""
+    target = normalize_answer(answer)
+    return target not in ("yes", "no") and f" {target} " in f" {normalize_answer(step)} "
+
+
+def _mentions(item: EvidenceItem, names: Sequence[str]) -> bool:
+    """The passage names one of the entities (its title or its text, normalised)."""
+    text = f" {normalize_answer(item.passage.title)} {normalize_answer(item.passage.text)} "
+    return any(f" {normalize_answer(n)} " in text for n in names if normalize_answer(n))
 
 
 def _most_similar(answer: str, items: Sequence[EvidenceItem]) -> EvidenceItem | None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from reasoning.chain_retrieval import ChainRetriever
 from reasoning.context import MethodContext
-from reasoning.critic import CriticInput
+from reasoning.critic import CriticInput, FeatureCritic, PromptedCritic, SufficiencyCritic
 from reasoning.evidence import EvidenceItem, PassageVectors
 from reasoning.explanation import cost_of, ranked_evidence
 from reasoning.hop_reading import HopCandidate, HopReader, HopRequest
@@ -39,6 +39,7 @@ from reasoning.structured import field_str
 from reasoning.text import clean_answer, is_unknown, normalize_answer
 
 FALLBACK_PASSAGES = 6  # passages the whole-question fallback reads
+BEAM_RATIO = 0.5  # a path scoring under this share of the best one is not expanded further
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,13 @@ class HopSearch:
             rewrites=self.budget.rewrites,
         )
 
+    @property
+    def critic(self) -> SufficiencyCritic:
+        """The budget's critic judges the answer for the confidence shown, unless it would ask the LLM: a
+        whole prompt for a confidence figure is not worth its time on a CPU, and the features judge instead."""
+        critic = self.ctx.stop.critic
+        return FeatureCritic() if isinstance(critic, PromptedCritic) else critic
+
     def run(self) -> AskResult:
         ctx = self.ctx
         ctx.trace.record(
@@ -137,7 +145,7 @@ class HopSearch:
                 dead.append(path)
             grown += [path.grow(Hop(step, query, c)) for c in candidates]
         grown.sort(key=lambda p: (-p.score, [h.answer for h in p.hops]))
-        kept = grown[: self.budget.beam_width]
+        kept = [p for p in grown[: self.budget.beam_width] if p.score >= BEAM_RATIO * grown[0].score]
         self.ctx.trace.record(
             "beam",
             round=step,
@@ -208,9 +216,8 @@ class HopSearch:
         else:
             answer, confidence, explanation, citations, cited = self._fallback(read)
         if answer:
-            verdict = ctx.stop.critic.judge([self._critic_input(answer, cited or read[:3], plan)], len(plan.steps) + 1)[
-                0
-            ]
+            judged = self._critic_input(answer, cited or read[:3], plan)
+            verdict = self.critic.judge([judged], len(plan.steps) + 1)[0]
             ctx.trace.record("critic", chain=0, round=len(plan.steps) + 1, answer=answer, **verdict.to_json())
             confidence = 0.5 * confidence + 0.5 * verdict.confidence
         abstained = not answer

@@ -98,9 +98,10 @@ def parse_plan(question: str, reply: dict[str, Any] | None) -> Plan:
         dict.fromkeys(int(k) for k in (reply or {}).get("over") or [] if isinstance(k, int) and 1 <= k <= len(steps))
     )
     choices = tuple(" ".join(str(c).split()) for c in (reply or {}).get("choices") or [] if str(c).strip())
-    if operation == "answer":
-        over = over[-1:] or (len(steps),)
-        choices = ()
+    if operation == "answer":  # the answer is the last lookup's: a plan does not look up past its answer
+        if over and over[-1] != len(steps):
+            notes.append(f"answer of step {over[-1]} named: the last step's answer")
+        over, choices = (len(steps),), ()
     elif operation in COMPARE_OPS or operation in EQUALITY_OPS:
         if len(over) < 2:
             over = _last_independent(steps)

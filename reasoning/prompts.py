@@ -220,26 +220,18 @@ def read_prompt(question: str, evidence: Sequence[EvidenceLine] | None) -> list[
 
 FINAL_OPERATIONS = ("answer", "earliest", "latest", "largest", "smallest", "same", "different", "compose")
 
-PLAN_SYSTEM = """You plan how to answer a question by looking facts up one at a time.
-Write steps: each step is one simple question about one named thing, answerable from one encyclopedia \
-paragraph. A step may use the answer of an earlier step k as #k. Then choose the operation that gives the \
-final answer from the steps' answers:
-- answer: the final answer is the answer of the step in "over" (usually the last step);
-- earliest / latest: compare the dates answered by the steps in "over" (born first, older, founded first: \
-earliest; younger, more recent: latest); largest / smallest: compare their numbers;
-- same / different: yes/no questions asking whether the answers of the steps in "over" are the same;
-- compose: anything else; the answers of all steps are combined.
-For earliest, latest, largest and smallest, "choices" names the option of the question each step in "over" \
-belongs to, in the same order (the thing the question asks to choose, not a step's answer). Reply with one JSON \
-object only.
+PLAN_SYSTEM = """Plan how to answer a question by looking facts up one at a time.
+steps: simple questions, each about one named thing; a step may use the answer of step k as #k.
+operation: how the final answer comes from the steps' answers: "answer" (the last step's answer); \
+"earliest" / "latest" (compare dates: born first, older -> earliest; younger, more recent -> latest); \
+"largest" / "smallest" (compare numbers); "same" / "different" (yes/no: are the answers the same?); \
+"compose" (anything else). over: the steps compared. choices: for a comparison, the option of the question \
+each compared step belongs to (what the question asks to choose). Reply with one JSON object only.
 
 Examples:
 Question: Who directed the film that won Best Picture in 1998?
 {"steps": ["Which film won Best Picture in 1998?", "Who directed #1?"], "operation": "answer", "over": [2], \
 "choices": []}
-Question: Which was founded first, Acme Tools or Globex?
-{"steps": ["When was Acme Tools founded?", "When was Globex founded?"], "operation": "earliest", "over": [1, 2], \
-"choices": ["Acme Tools", "Globex"]}
 Question: Which novel's author was born later, Red Harbor or The Glass Road?
 {"steps": ["Who wrote Red Harbor?", "Who wrote The Glass Road?", "When was #1 born?", "When was #2 born?"], \
 "operation": "latest", "over": [3, 4], "choices": ["Red Harbor", "The Glass Road"]}

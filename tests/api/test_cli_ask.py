@@ -108,3 +108,21 @@ def test_the_cpu_model_answers_easy_two_hop_questions(
     assert 1 <= out["cost"]["llm_calls"] <= 8 and out["cost"]["prompt_tokens"] > 0
     assert out["citations"] and all({"passage_id", "title"} <= set(c) for c in out["citations"])
     assert json.loads(trace.read_text())["trace"]["events"][-1]["stage"] == "answer"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_the_cpu_model_answers_a_two_hop_question_through_its_bridge_entity(
+    real_sample_index: Path, tmp_path: Path
+) -> None:
+    """Sinister (film) names its director; Scott Derrickson's page gives his birth date. The second hop
+    must search for the first hop's answer, and the explanation cites both passages."""
+    _cpu_model_or_skip()
+    done = _sleuth("ask", "When was the director of the film Sinister born?", "--index", str(real_sample_index),
+                   "--budget", "fast", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert "1966" in out["answer"]
+    assert {"Sinister (film)", "Scott Derrickson"} <= {c["title"] for c in out["citations"]}
+    reads = [e for e in out["trace"]["events"] if e["stage"] == "hop_read"]
+    assert any("Scott Derrickson" in e["query"] for e in reads)  # the bridge entity substituted into hop 2
