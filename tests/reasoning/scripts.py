@@ -19,7 +19,7 @@ CHECK = "Task check:"
 VERIFY = "Task verify:"
 JUDGE = "Task judge:"
 READ = "Task read:"
-HOP_PLAN = "You plan how to answer a question"  # the hop-by-hop search's prompts (reasoning.prompts)
+HOP_PLAN = "Plan how to answer a question by looking facts up"  # the hop-by-hop search's prompts (reasoning.prompts)
 HOP = "You answer one simple question"
 COMPOSE = "Facts found:"
 
