@@ -61,7 +61,9 @@ def step_answer_returned(trace: dict[str, object], prediction: str) -> bool:
         return False
     over = set(plan.get("over") or [])
     answer = normalize_answer(prediction)
-    for event in final:
+    for event in final:  # the paths that gave the final answer
+        if normalize_answer(str(event.get("answer", ""))) != answer:
+            continue
         answers = (event.get("path") or {}).get("answers") or []
         if any(normalize_answer(a) == answer for step, a in enumerate(answers, 1) if step not in over):
             return True

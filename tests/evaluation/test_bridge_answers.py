@@ -25,7 +25,12 @@ def test_a_step_answer_returned_is_read_from_the_hop_search_trace() -> None:
     trace = {
         "events": [
             {"stage": "plan", "over": [2]},
-            {"stage": "final", "path": {"answers": ["Scott Derrickson", "Denver"]}},
+            {
+                "stage": "final",
+                "answer": "Scott Derrickson",
+                "path": {"answers": ["Scott Derrickson", "Scott Derrickson"]},
+            },
+            {"stage": "final", "answer": "Denver", "path": {"answers": ["Scott Derrickson", "Denver"]}},
         ]
     }
     assert step_answer_returned(trace, "Scott Derrickson")
