@@ -12,8 +12,9 @@ again with a rewritten, keyword query over passages not read yet, a bounded numb
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kg.graph import normalize_name, title_aliases
 from reasoning.chain_retrieval import ChainQuery, ChainRetriever
@@ -37,6 +38,8 @@ WRONG_TYPE = 0.5  # an answer of the wrong form (a name for "when ...?") likewis
 NO_LOGPROB = 0.5  # the reader's confidence where the backend gives no log-probabilities
 NOT_GROUNDED = 0.5  # likewise an answer from a passage that names none of the step's entities
 TITLE_SEARCH_DEPTH = 10
+_WHERE = re.compile(r"^\s*(where|in (what|which) (city|town|country|place|state))\b", re.I)  # a place, never a date
+_YEAR = re.compile(r"\b\d{3,4}\b")
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,7 @@ class HopReader:
         if cited is None:
             score *= NOT_EXTRACTIVE
             cited = _most_similar(answer, items)
-        if not answer_type_matches(step, answer):
+        if not answer_type_matches(step, answer) or (_WHERE.match(step) and _YEAR.search(answer)):
             score *= WRONG_TYPE
         if names and cited is not None and not _mentions(cited, names):
             score *= NOT_GROUNDED
@@ -287,6 +290,22 @@ def merge_candidates(candidates: Sequence[HopCandidate]) -> list[HopCandidate]:
             )
         )
     return sorted(merged, key=lambda c: (-c.score, c.answer))
+
+
+_LIST = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*")
+
+
+def split_lists(candidates: Sequence[HopCandidate]) -> list[HopCandidate]:
+    """A hop answer that lists several names ("Nicki Minaj and Lil Wayne") as one candidate per name, in
+    order, the later ones at 0.9 of the score each: a later step asks about one entity at a time."""
+    out: list[HopCandidate] = []
+    for c in candidates:
+        parts = [p for p in _LIST.split(c.answer) if p]
+        if 2 <= len(parts) <= 4 and all(p[:1].isupper() and len(p.split()) <= 5 for p in parts):
+            out += [replace(c, answer=p, score=c.score * 0.9**i) for i, p in enumerate(parts)]
+        else:
+            out.append(c)
+    return sorted(out, key=lambda c: (-c.score, c.answer))
 
 
 def rewrite_query(query: str, names: Sequence[str]) -> str:

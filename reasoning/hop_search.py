@@ -30,7 +30,7 @@ from reasoning.context import MethodContext
 from reasoning.critic import CriticInput, FeatureCritic, PromptedCritic, SufficiencyCritic
 from reasoning.evidence import EvidenceItem, PassageVectors
 from reasoning.explanation import cost_of, ranked_evidence
-from reasoning.hop_reading import HopCandidate, HopReader, HopRequest
+from reasoning.hop_reading import HopCandidate, HopReader, HopRequest, split_lists
 from reasoning.operations import compare, equality
 from reasoning.plan import Plan, make_plan, substitute
 from reasoning.prompts import COMPOSE, READ, compose_prompt, read_prompt
@@ -139,8 +139,9 @@ class HopSearch:
         found = dict(zip(queries, self.reader.answer(requests, step), strict=True))
         grown: list[Path] = []
         dead: list[Path] = []
+        used_later = any(step in plan.refs(k) for k in range(step + 1, len(plan.steps) + 1))
         for path, query in zip(beam, of_path, strict=True):
-            candidates = found[query][: self.budget.beam_width]
+            candidates = (split_lists(found[query]) if used_later else found[query])[: self.budget.beam_width]
             if not candidates:
                 dead.append(path)
             grown += [path.grow(Hop(step, query, c)) for c in candidates]

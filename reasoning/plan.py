@@ -16,13 +16,13 @@ from typing import Any, Literal, cast, get_args
 from reasoning.operations import COMPARE_OPS, EQUALITY_OPS
 from reasoning.prompts import FINAL_OPERATIONS, PLAN, plan_prompt
 from reasoning.structured import JsonCaller
-from reasoning.text import content_words
+from reasoning.text import content_words, normalize_answer
 
 FinalOperation = Literal["answer", "earliest", "latest", "largest", "smallest", "same", "different", "compose"]
 assert get_args(FinalOperation) == FINAL_OPERATIONS
 MAX_STEPS = 5
 _REF = re.compile(r"#(\d)")
-_CHOICES = re.compile(r"[,:]\s*(?:the\s+)?([^,:?]+?)\s+or\s+(?:the\s+)?([^,?]+?)\s*\??\s*$", re.I)
+_CHOICES = re.compile(r"[,:]\s*([^,:?]+?)\s+or\s+([^,?]+?)\s*\??\s*$", re.I)
 
 
 @dataclass(frozen=True)
@@ -102,26 +102,88 @@ def parse_plan(question: str, reply: dict[str, Any] | None) -> Plan:
         if over and over[-1] != len(steps):
             notes.append(f"answer of step {over[-1]} named: the last step's answer")
         over, choices = (len(steps),), ()
-    elif operation in COMPARE_OPS or operation in EQUALITY_OPS:
+    elif operation in COMPARE_OPS:
+        options = choices if len(choices) >= 2 else question_choices(question)
+        compared = _steps_of_options(steps, options) if len(options) >= 2 else None
+        if compared is None and len(options) >= 2 and len(over) == len(options):
+            compared = over  # the LLM's steps, in the order of the options
+        if compared is not None:
+            steps, bridged = _bridge_compared(steps, compared, options)
+            if bridged:
+                notes.append(f"compared steps {bridged} asked about the option, not the person a 'Who' step found")
+        if compared is None:
+            notes.append(f"{operation} without options to choose among, or steps about them: the last step's answer")
+            operation, over, choices = "answer", (len(steps),), ()
+        else:
+            if (compared, options) != (over, choices):
+                notes.append(f"compared steps {list(compared)} for the options {list(options)}")
+            over, choices = compared, options
+            stated = stated_direction(question)
+            if stated is not None and stated != operation and operation in ("earliest", "latest"):
+                notes.append(f"the question asks for the {stated}: {operation} corrected")
+                operation = stated
+    elif operation in EQUALITY_OPS:
         if len(over) < 2:
             over = _last_independent(steps)
             notes.append(f"{operation} over fewer than two steps: over {list(over)}")
         if len(over) < 2:
             notes.append(f"{operation} needs two steps: the last step's answer")
-            operation, over, choices = "answer", (len(steps),), ()
-        elif operation in COMPARE_OPS and len(choices) != len(over):
-            found = question_choices(question)
-            if len(found) == len(over):
-                notes.append("choices taken from the question's 'X or Y'")
-                choices = found
-            else:
-                notes.append("no choices: the winning step's subject")
-                choices = ()
-        if operation in EQUALITY_OPS:
-            choices = ()
+            operation, over = "answer", (len(steps),)
+        choices = ()
     else:  # compose reads every step
         over, choices = tuple(range(1, len(steps) + 1)), ()
     return Plan(tuple(steps), cast(FinalOperation, operation), over, choices, "llm", "; ".join(notes))
+
+
+_EARLIER = re.compile(r"\b(older|oldest|born first|earlier|earliest|first|sooner)\b", re.I)
+_LATER = re.compile(r"\b(younger|youngest|later|latest|more recent(ly)?|most recent(ly)?|last)\b", re.I)
+
+
+def stated_direction(question: str) -> str | None:
+    """earliest / latest where the question's comparative says which, unambiguously (older, born first ->
+    earliest; younger, more recent -> latest); None otherwise."""
+    earlier, later = bool(_EARLIER.search(question)), bool(_LATER.search(question))
+    if earlier == later:
+        return None
+    return "earliest" if earlier else "latest"
+
+
+def _steps_of_options(steps: list[str], options: tuple[str, ...]) -> tuple[int, ...] | None:
+    """For each option, the last step about it: one that names it, or uses a step about it (#k). None when
+    an option has no step of its own."""
+    about: list[set[int]] = [set() for _ in options]
+    for number, text in enumerate(steps, start=1):
+        words = f" {normalize_answer(text)} "
+        refs = {int(k) for k in _REF.findall(text)}
+        for i, option in enumerate(options):
+            if f" {normalize_answer(option)} " in words or refs & about[i]:
+                about[i].add(number)
+    owned = [a - set().union(*(b for j, b in enumerate(about) if j != i)) for i, a in enumerate(about)]
+    if any(not o for o in owned):
+        return None
+    return tuple(max(o) for o in owned)
+
+
+def _bridge_compared(
+    steps: list[str], compared: tuple[int, ...], options: tuple[str, ...]
+) -> tuple[list[str], list[int]]:
+    """A compared step that names its option directly although an earlier "Who ..." step about the same
+    option found a person ("Who directed A?", then "When was A born?") asks about that person: #k."""
+    fixed, bridged = list(steps), []
+    for number, option in zip(compared, options, strict=True):
+        text, key = fixed[number - 1], f" {normalize_answer(option)} "
+        if _REF.search(text) or key not in f" {normalize_answer(text)} ":
+            continue
+        earlier = [
+            k for k in range(1, number)
+            if key in f" {normalize_answer(fixed[k - 1])} " and fixed[k - 1].lower().startswith("who ")
+        ]  # fmt: skip
+        if earlier:
+            pattern = re.compile(re.escape(option), re.I)
+            if pattern.search(text):
+                fixed[number - 1] = pattern.sub(f"#{earlier[-1]}", text, count=1)
+                bridged.append(number)
+    return fixed, bridged
 
 
 def question_choices(question: str) -> tuple[str, ...]:

@@ -253,3 +253,33 @@ def test_the_same_question_gives_the_same_trace(graph_index_dir: Path) -> None:
         ]
 
     assert run() == run()
+
+
+def test_a_comparison_compares_the_steps_about_its_options_in_the_direction_the_question_states() -> None:
+    question = "Which film has the director who is older, Red Harbor or The Glass Road?"
+    plan = parse_plan(
+        question,
+        {"steps": ["Who directed Red Harbor?", "Who directed The Glass Road?", "When was Red Harbor born?",
+                   "When was The Glass Road born?"], "operation": "latest", "over": [2, 3], "choices": []},
+    )  # fmt: skip
+    assert plan.over == (3, 4) and plan.choices == ("Red Harbor", "The Glass Road")
+    assert plan.steps[2:] == ("When was #1 born?", "When was #2 born?")  # about the directors the 'Who' steps found
+    assert plan.operation == "earliest"  # older: born earliest
+    stray = parse_plan(
+        "Which film came out first, Jaws or Alien?",
+        {"steps": ["Which film came out first?", "When did Jaws come out?", "When did Alien come out?"],
+         "operation": "earliest", "over": [1, 2, 3]},
+    )  # fmt: skip
+    assert stray.over == (2, 3) and stray.choices == ("Jaws", "Alien")
+    lone = parse_plan("When did Jaws come out?", {"steps": ["When did Jaws come out?"], "operation": "earliest"})
+    assert lone.operation == "answer" and "without options" in lone.note
+
+
+def test_a_listed_hop_answer_becomes_one_candidate_per_name() -> None:
+    from reasoning.hop_reading import HopCandidate, split_lists
+
+    listed = HopCandidate("Nicki Minaj and Lil Wayne", 0.8, None, None, (), 0)
+    place = HopCandidate("Port of Spain", 0.7, None, None, (), 0)
+    out = split_lists([listed, place])
+    assert [c.answer for c in out] == ["Nicki Minaj", "Lil Wayne", "Port of Spain"]
+    assert out[1].score == pytest.approx(0.72)
