@@ -86,7 +86,7 @@ class Budget:
             )
         if not isinstance(self.rewrites, int) or isinstance(self.rewrites, bool) or not 0 <= self.rewrites <= 4:
             raise ConfigError(f"budget rewrites must be an integer from 0 to 4, got {self.rewrites!r}")
-        for key in ("beam_width", "hop_reads", "hop_passages"):
+        for key in ("beam_width", "hop_reads", "hop_passages", "hop_sentences"):
             if getattr(self, key) > 8:
                 raise ConfigError(f"budget {key} must be at most 8, got {getattr(self, key)}")
         if self.critic not in CRITIC_KINDS:

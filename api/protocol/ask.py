@@ -19,6 +19,11 @@ class BudgetOverrides(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
+    beam_width: int | None = Field(default=None, ge=1, le=8, description="sleuth: paths kept after each step")
+    hop_reads: int | None = Field(default=None, ge=1, le=8, description="sleuth: passage groups read per step and path")
+    hop_passages: int | None = Field(default=None, ge=1, le=8, description="sleuth: passages per group")
+    hop_sentences: int | None = Field(default=None, ge=1, le=8, description="sleuth: sentences per passage")
+    rewrites: int | None = Field(default=None, ge=0, le=4, description="sleuth: re-searches of an unknown step")
     chains: int | None = Field(default=None, ge=1, le=8)
     max_rounds: int | None = Field(default=None, ge=1, le=8)
     passages_per_round: int | None = Field(default=None, ge=1, le=50)
