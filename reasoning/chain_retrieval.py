@@ -100,13 +100,10 @@ class ChainRetriever:
                     paths[row] = max(paths.get(row, 0.0), 1.0 / path.length)
         return {"ppr": walk.rows, "neighbour": _ranked(neighbours), "path": _ranked(paths)}
 
-    def paths_for(self, chain: int, rows: set[int]) -> list[str]:
-        """The graph paths a chain found whose supporting passages include one of `rows`."""
-        return [text for text, support in self.paths.get(chain, {}).items() if rows & set(support)]
-
-    def paths_for_rows(self, rows: set[int]) -> list[str]:
-        """The graph paths any chain found whose supporting passages include one of `rows`."""
-        found = {text: None for paths in self.paths.values() for text, support in paths.items() if rows & set(support)}
+    def paths_for(self, rows: set[int], chain: int | None = None) -> list[str]:
+        """The graph paths a chain (any chain with None) found whose supporting passages include one of `rows`."""
+        groups = [self.paths.get(chain, {})] if chain is not None else list(self.paths.values())
+        found = {text: None for paths in groups for text, support in paths.items() if rows & set(support)}
         return list(found)
 
     def _describe(self, path: GraphPath) -> str:

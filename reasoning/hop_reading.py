@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from kg.graph import normalize_name, title_aliases
 from reasoning.chain_retrieval import ChainQuery, ChainRetriever
+from reasoning.critic import logprob_or_none
 from reasoning.evidence import Candidate, EvidenceItem, PassageVectors, best_sentences
 from reasoning.prompts import HOP_READ, hop_prompt
 from reasoning.reranking import MultiCriteriaReranker, RerankRequest
@@ -236,10 +237,9 @@ class HopReader:
         attempt: int,
     ) -> HopCandidate | None:
         answer = clean_answer(field_str(reply, "answer", 80))
-        if is_unknown(answer) or _restates(answer, step):
+        if is_unknown(answer) or answer_in_text(answer, [step]):
             return None  # an answer naming what the step asks about is no answer
-        raw = (reply or {}).get("answer_logprob")
-        logprob = float(raw) if isinstance(raw, int | float) and raw <= 0 else None
+        logprob = logprob_or_none((reply or {}).get("answer_logprob"))
         score = math.exp(logprob) if logprob is not None else NO_LOGPROB
         cited = next((e for e in items if answer_in_text(answer, [" ".join(e.sentences), e.passage.title])), None)
         if cited is None:
@@ -249,21 +249,13 @@ class HopReader:
             cited = _most_similar(answer, items)
         if not answer_type_matches(step, answer) or (_WHERE.match(step) and _YEAR.search(answer)):
             score *= WRONG_TYPE
-        if names and cited is not None and not _mentions(cited, names):
+        if (
+            names
+            and cited is not None
+            and not any(answer_in_text(n, [cited.passage.title, cited.passage.text]) for n in names)
+        ):
             score *= NOT_GROUNDED
         return HopCandidate(answer, max(score, 1e-4), logprob, cited, items, attempt)
-
-
-def _restates(answer: str, step: str) -> bool:
-    """The answer is words of the step question itself (the reader echoing its subject)."""
-    target = normalize_answer(answer)
-    return target not in ("yes", "no") and f" {target} " in f" {normalize_answer(step)} "
-
-
-def _mentions(item: EvidenceItem, names: Sequence[str]) -> bool:
-    """The passage names one of the entities (its title or its text, normalised)."""
-    text = f" {normalize_answer(item.passage.title)} {normalize_answer(item.passage.text)} "
-    return any(f" {normalize_answer(n)} " in text for n in names if normalize_answer(n))
 
 
 def _most_similar(answer: str, items: Sequence[EvidenceItem]) -> EvidenceItem | None:

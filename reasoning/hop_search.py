@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reasoning.chain_retrieval import ChainRetriever
@@ -223,7 +223,7 @@ class HopSearch:
             confidence = 0.5 * confidence + 0.5 * verdict.confidence
         abstained = not answer
         refs = ranked_evidence(cited, [read])
-        graph_paths = self.retriever.paths_for_rows({e.row for e in cited})
+        graph_paths = self.retriever.paths_for({e.row for e in cited})
         result = AskResult(
             answer=ABSTAIN if abstained else answer,
             explanation="No answer: the evidence gathered does not support one." if abstained else explanation,
@@ -250,28 +250,21 @@ class HopSearch:
     def _fallback(self, read: list[EvidenceItem]) -> tuple[str, float, str, list[Citation], list[EvidenceItem]]:
         """No path reached the end: the reader answers the whole question from the passages read."""
         items = sorted(read, key=lambda e: (-e.score, e.row))[:FALLBACK_PASSAGES]
-        lines = [e.line() for e in items]
-        renumbered = [type(line)(n, line.title, line.text) for n, line in enumerate(lines, start=1)]
         self.ctx.trace.record("fallback", reason="no path reached the final step", passages=len(items))
-        reply = self.ctx.llm(READ, [read_prompt(self.ctx.question, renumbered)])[0]
+        reply = self.ctx.llm(READ, [read_prompt(self.ctx.question, [e.line() for e in numbered(items)])])[0]
         answer = clean_answer(field_str(reply, "answer", 80))
         if is_unknown(answer):
             return "", 0.0, "", [], items
         cited = [e for e in items if normalize_answer(answer) in normalize_answer(e.passage.text)][:2] or items[:1]
-        citations = [Citation(n, e.passage.id, e.passage.doc_id, e.passage.title) for n, e in enumerate(cited, 1)]
         text = field_str(reply, "facts", 300) or answer
-        return answer, 0.25, text, citations, cited
+        return answer, 0.25, text, citations_of(cited), cited
 
     def _critic_input(self, answer: str, evidence: list[EvidenceItem], plan: Plan) -> CriticInput:
-        numbered = [
-            EvidenceItem(n, e.row, e.passage, e.sentences, e.score, e.round, e.sources)
-            for n, e in enumerate(evidence, start=1)
-        ]
         return CriticInput(
             chain=0,
             question=self.ctx.question,
             answer=answer,
-            evidence=numbered,
+            evidence=numbered(evidence),
             plan_done=True,
             next_query="",
             round=len(plan.steps),
@@ -325,9 +318,14 @@ def explain_path(done: Finished) -> tuple[str, list[Citation], list[EvidenceItem
     if op not in (None, "answer"):
         how = "by the LLM from these answers" if done.operation.get("llm") else f"{op} of the answers above"
         parts.append(f"So ({how}): {done.answer}.")
-    citations = [Citation(n, e.passage.id, e.passage.doc_id, e.passage.title) for n, e in enumerate(cited, start=1)]
-    renumbered = [
-        EvidenceItem(n, e.row, e.passage, e.sentences, e.score, e.round, e.sources)
-        for n, e in enumerate(cited, start=1)
-    ]
-    return " ".join(parts), citations, renumbered
+    return " ".join(parts), citations_of(cited), numbered(cited)
+
+
+def numbered(items: Sequence[EvidenceItem]) -> list[EvidenceItem]:
+    """The passages numbered [1].. in order, as a prompt or an explanation cites them."""
+    return [replace(e, number=n) for n, e in enumerate(items, start=1)]
+
+
+def citations_of(items: Sequence[EvidenceItem]) -> list[Citation]:
+    """The citations [1].. of passages in order."""
+    return [Citation(n, e.passage.id, e.passage.doc_id, e.passage.title) for n, e in enumerate(items, start=1)]

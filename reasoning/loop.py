@@ -156,7 +156,7 @@ class ReasoningLoop:
         by_id = {c.id: c for c in chains}
         winner = by_id.get(verified.chain) if verified.chain is not None else max(chains, key=lambda c: len(c.evidence))
         cited_rows = {e.row for e in winner.evidence} if winner is not None else set()
-        paths = self.retriever.paths_for(winner.id, cited_rows) if winner is not None else []
+        paths = self.retriever.paths_for(cited_rows, winner.id) if winner is not None else []
         return result_of(
             ctx, self.policy.method, verified.answer, winner, chains, confidence=verified.confidence, graph_paths=paths
         )
