@@ -84,7 +84,8 @@ def test_progress_counts_shards_as_they_finish(client: httpx.Client, root: Path)
     assert job["state"] == "succeeded", job
     done = [int(p["done"]) for p in seen]
     assert done == sorted(done), done  # never backwards
-    assert 0 < max(done) < 6 and len(set(done)) >= 3, done  # it moved while the shards ran
+    # it moved while the shards ran (6 itself may be seen too, between the last shard and the merge)
+    assert any(0 < d < 6 for d in done) and len(set(done)) >= 3, done
     assert all(p["shards"] == 3 and p["tasks"] == 6 for p in seen)  # 3 embedding and 3 NER tasks
 
 
