@@ -33,7 +33,7 @@ from reasoning.explanation import cost_of, ranked_evidence
 from reasoning.hop_reading import HopCandidate, HopReader, HopRequest, split_lists
 from reasoning.operations import compare, equality
 from reasoning.plan import Plan, make_plan, substitute
-from reasoning.prompts import COMPOSE, READ, compose_prompt, read_prompt
+from reasoning.prompts import COMPOSE, READ, compose_prompt, read_prompt, with_choices
 from reasoning.result import ABSTAIN, AskResult, Citation
 from reasoning.structured import field_str
 from reasoning.text import clean_answer, is_unknown, normalize_answer
@@ -188,7 +188,7 @@ class HopSearch:
         if compose:
             prompts = [compose_prompt(self.ctx.question, _findings(d.path), note) for d, note in compose]
             with self.ctx.trace.stage("compose"):
-                replies = self.ctx.llm(COMPOSE, prompts, round_no=len(plan.steps) + 1)
+                replies = self.ctx.llm(with_choices(COMPOSE, plan.choices), prompts, round_no=len(plan.steps) + 1)
             for (done, _), reply in zip(compose, replies, strict=True):
                 answer = clean_answer(field_str(reply, "answer", 80))
                 done.answer = "" if is_unknown(answer) else answer
@@ -215,7 +215,7 @@ class HopSearch:
             explanation, citations, cited = explain_path(winner)
             ctx.trace.record("vote", votes={k: round(v, 5) for k, v in votes.items()}, winner=answer)
         else:
-            answer, confidence, explanation, citations, cited = self._fallback(read)
+            answer, confidence, explanation, citations, cited = self._fallback(read, plan.choices)
         if answer:
             judged = self._critic_input(answer, cited or read[:3], plan)
             verdict = self.critic.judge([judged], len(plan.steps) + 1)[0]
@@ -247,11 +247,15 @@ class HopSearch:
         )
         return result
 
-    def _fallback(self, read: list[EvidenceItem]) -> tuple[str, float, str, list[Citation], list[EvidenceItem]]:
-        """No path reached the end: the reader answers the whole question from the passages read."""
+    def _fallback(
+        self, read: list[EvidenceItem], choices: tuple[str, ...]
+    ) -> tuple[str, float, str, list[Citation], list[EvidenceItem]]:
+        """No path reached the end: the reader answers the whole question from the passages read (one of the
+        question's options, for a comparison)."""
         items = sorted(read, key=lambda e: (-e.score, e.row))[:FALLBACK_PASSAGES]
         self.ctx.trace.record("fallback", reason="no path reached the final step", passages=len(items))
-        reply = self.ctx.llm(READ, [read_prompt(self.ctx.question, [e.line() for e in numbered(items)])])[0]
+        prompt = read_prompt(self.ctx.question, [e.line() for e in numbered(items)])
+        reply = self.ctx.llm(with_choices(READ, choices), [prompt])[0]
         answer = clean_answer(field_str(reply, "answer", 80))
         if is_unknown(answer):
             return "", 0.0, "", [], items

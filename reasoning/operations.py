@@ -19,8 +19,9 @@ from reasoning.text import normalize_answer
 
 CompareOp = Literal["earliest", "latest", "largest", "smallest"]
 COMPARE_OPS: tuple[CompareOp, ...] = get_args(CompareOp)
-EqualityOp = Literal["same", "different"]
+EqualityOp = Literal["same", "different", "all"]
 EQUALITY_OPS: tuple[EqualityOp, ...] = get_args(EqualityOp)
+_YES_NO = {"yes": True, "no": False}
 
 _MONTHS = {
     name: number
@@ -236,9 +237,15 @@ def equal(a: str, b: str) -> bool:
 
 
 def equality(op: EqualityOp, values: Sequence[str]) -> Outcome:
-    """yes / no: whether all values are the same (op same) or not all the same (op different)."""
+    """yes / no: whether all values are the same (op same), not all the same (op different), or all yes (op
+    all: "are A and B both X?" asked as "Is A X?" and "Is B X?")."""
     if len(values) < 2 or any(not normalize_answer(v) for v in values):
         return Outcome(False, kind="equality", reason="fewer than two values")
+    if op == "all":
+        verdicts = [_YES_NO.get(normalize_answer(v).split(" ")[0]) for v in values]
+        if any(v is None for v in verdicts):
+            return Outcome(False, kind="all", values=tuple(values), reason="a step answer is not yes or no")
+        return Outcome(True, answer="yes" if all(verdicts) else "no", kind="all", values=tuple(verdicts))
     same = all(equal(values[0], v) for v in values[1:])
     answer = "yes" if same == (op == "same") else "no"
     return Outcome(True, answer=answer, kind="equality", values=tuple(canonical_value(v) for v in values))

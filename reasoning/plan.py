@@ -18,7 +18,7 @@ from reasoning.prompts import FINAL_OPERATIONS, PLAN, plan_prompt
 from reasoning.structured import JsonCaller
 from reasoning.text import content_words, normalize_answer
 
-FinalOperation = Literal["answer", "earliest", "latest", "largest", "smallest", "same", "different", "compose"]
+FinalOperation = Literal["answer", "earliest", "latest", "largest", "smallest", "same", "different", "all", "compose"]
 assert get_args(FinalOperation) == FINAL_OPERATIONS
 MAX_STEPS = 5
 _REF = re.compile(r"#(\d)")
@@ -101,6 +101,10 @@ def parse_plan(question: str, reply: dict[str, Any] | None) -> Plan:
     if operation == "answer":  # the answer is the last lookup's: a plan does not look up past its answer
         if over and over[-1] != len(steps):
             notes.append(f"answer of step {over[-1]} named: the last step's answer")
+        asked = _answer_step(question, steps)
+        if asked < len(steps):
+            notes.append(f"the question asks for a {answer_kind(question)}: step {asked}'s answer, later steps dropped")
+            steps = steps[:asked]
         over, choices = (len(steps),), ()
     elif operation in COMPARE_OPS:
         options = choices if len(choices) >= 2 else question_choices(question)
@@ -123,6 +127,9 @@ def parse_plan(question: str, reply: dict[str, Any] | None) -> Plan:
                 notes.append(f"the question asks for the {stated}: {operation} corrected")
                 operation = stated
     elif operation in EQUALITY_OPS:
+        if operation == "same" and len(over) >= 2 and all(_YES_NO_STEP.match(steps[k - 1]) for k in over):
+            notes.append("same over yes/no steps: all (is every answer yes?)")
+            operation = "all"
         if len(over) < 2:
             over = _last_independent(steps)
             notes.append(f"{operation} over fewer than two steps: over {list(over)}")
@@ -146,6 +153,32 @@ def stated_direction(question: str) -> str | None:
     if earlier == later:
         return None
     return "earliest" if earlier else "latest"
+
+
+_YES_NO_STEP = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would)\b", re.I)
+_ANSWER_KINDS = (
+    ("person", re.compile(r"^(who|whom|whose)\b", re.I)),
+    ("date", re.compile(r"^(when|(in |during )?(what|which) (year|date|month|decade|century))\b", re.I)),
+    ("place", re.compile(r"^(where|(in |from )?(what|which) (city|town|country|state|county|place|region))\b", re.I)),
+    ("quantity", re.compile(r"^how (many|much|long|tall|old|large|big|far|high)\b", re.I)),
+)
+
+
+def answer_kind(question: str) -> str | None:
+    """What kind of answer a question's opening asks for (person, date, place, quantity), where it says."""
+    text = question.strip()
+    return next((kind for kind, pattern in _ANSWER_KINDS if pattern.match(text)), None)
+
+
+def _answer_step(question: str, steps: list[str]) -> int:
+    """The step whose answer answers the question: the last step, unless the question's opening asks for a
+    kind of answer (who, when, where, how many) that the last step does not give and an earlier step does
+    ("Who was known as Aladin and helped ...?": the "Who ...?" step, not a later step about that person)."""
+    kind = answer_kind(question)
+    if kind is None or answer_kind(steps[-1]) == kind:
+        return len(steps)
+    same_kind = [number for number, text in enumerate(steps, start=1) if answer_kind(text) == kind]
+    return same_kind[-1] if same_kind else len(steps)
 
 
 def _steps_of_options(steps: list[str], options: tuple[str, ...]) -> tuple[int, ...] | None:

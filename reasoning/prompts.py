@@ -9,7 +9,7 @@ r+1 reuses round r's prefix), and only then the part that differs by task.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reasoning.llm.protocol import ChatMessage
 from reasoning.structured import JsonCall, object_schema
@@ -218,15 +218,16 @@ def read_prompt(question: str, evidence: Sequence[EvidenceLine] | None) -> list[
 
 # --- hop-by-hop reasoning: the plan, one hop's reading, a composed final answer ---------------------------
 
-FINAL_OPERATIONS = ("answer", "earliest", "latest", "largest", "smallest", "same", "different", "compose")
+FINAL_OPERATIONS = ("answer", "earliest", "latest", "largest", "smallest", "same", "different", "all", "compose")
 
 PLAN_SYSTEM = """Plan how to answer a question by looking facts up one at a time.
 steps: simple questions, each about one named thing; a step may use the answer of step k as #k.
 operation: how the final answer comes from the steps' answers: "answer" (the last step's answer); \
 "earliest" / "latest" (compare dates: born first, older -> earliest; younger, more recent -> latest); \
 "largest" / "smallest" (compare numbers); "same" / "different" (yes/no: are the answers the same?); \
-"compose" (anything else). over: the steps compared. choices: for a comparison, the option of the question \
-each compared step belongs to (what the question asks to choose). Reply with one JSON object only.
+"all" (yes/no: is every step's yes/no answer yes? for "are both ..."); "compose" (anything else). \
+over: the steps compared. choices: for a comparison, the option of the question each compared step belongs to \
+(what the question asks to choose). Reply with one JSON object only.
 
 Examples:
 Question: Who directed the film that won Best Picture in 1998?
@@ -238,6 +239,9 @@ Question: Which novel's author was born later, Red Harbor or The Glass Road?
 Question: Are Lake Mira and Lake Oro in the same country?
 {"steps": ["Which country is Lake Mira in?", "Which country is Lake Oro in?"], "operation": "same", \
 "over": [1, 2], "choices": []}
+Question: Are Mira Vale and Tom Oro both painters?
+{"steps": ["Is Mira Vale a painter?", "Is Tom Oro a painter?"], "operation": "all", "over": [1, 2], \
+"choices": []}
 Question: In which city was the founder of the company that makes the Zephyr phone born?
 {"steps": ["Which company makes the Zephyr phone?", "Who founded #1?", "In which city was #2 born?"], \
 "operation": "answer", "over": [3], "choices": []}"""
@@ -289,6 +293,15 @@ COMPOSE_SYSTEM = """You answer a question from facts already found, one per line
 Reply with one JSON object only: {"answer": "..."}."""
 
 COMPOSE = JsonCall("compose", object_schema({"answer": {"type": "string", "maxLength": 80}}), max_tokens=40)
+
+
+def with_choices(call: JsonCall, choices: Sequence[str]) -> JsonCall:
+    """`call` with its "answer" field held to `choices` by the schema (a comparison's options): the reader
+    names an option, not a sentence about it."""
+    if not choices:
+        return call
+    properties = dict(call.schema["properties"]) | {"answer": {"type": "string", "enum": list(choices)}}
+    return replace(call, schema=object_schema(properties, call.schema["required"]))
 
 
 def compose_prompt(question: str, findings: Sequence[str], instruction: str = "") -> list[ChatMessage]:

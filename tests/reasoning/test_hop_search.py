@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reasoning.operations import compare, equal, equality, parse_date, parse_number
-from reasoning.plan import parse_plan, question_choices, substitute
+from reasoning.plan import answer_kind, parse_plan, question_choices, substitute
 from tests.reasoning.scripts import (
     HOP,
     HOP_PLAN,
@@ -80,6 +80,13 @@ def test_same_and_different_compare_normalised_values() -> None:
     assert not equality("same", ["Germany", ""]).computed
 
 
+def test_all_is_yes_only_when_every_yes_no_answer_is_yes() -> None:
+    assert equality("all", ["yes", "Yes."]).answer == "yes"
+    assert equality("all", ["yes", "no, it is an office tower"]).answer == "no"
+    outcome = equality("all", ["yes", "Paris"])
+    assert not outcome.computed and "not yes or no" in outcome.reason
+
+
 # --- the plan -----------------------------------------------------------------------------------------
 
 
@@ -114,6 +121,36 @@ def test_an_unusable_plan_is_the_question_itself(bad: dict[str, Any] | None) -> 
 def test_an_equality_over_one_step_becomes_the_answer_of_the_last_step() -> None:
     plan = parse_plan("Q?", {"steps": ["Is Jaws a film?"], "operation": "same", "over": [1]})
     assert plan.operation == "answer" and plan.over == (1,)
+
+
+def test_same_over_yes_no_steps_asks_whether_every_answer_is_yes() -> None:
+    reply_ = {"steps": ["Is Verdi a composer?", "Is Thomas a composer?"], "operation": "same", "over": [1, 2]}
+    plan = parse_plan("Are Verdi and Thomas both composers?", reply_)
+    assert plan.operation == "all" and plan.over == (1, 2) and "all" in plan.note
+    reply_ = {"steps": ["Which country is Oro in?", "Which country is Mira in?"], "operation": "same", "over": [1, 2]}
+    assert parse_plan("Are Oro and Mira in the same country?", reply_).operation == "same"
+
+
+@pytest.mark.parametrize(
+    ("question", "steps", "kept"),
+    [
+        # the question asks "who": the "Who ...?" step answers it; the later step about that person is dropped
+        ("Who was known as Aladin and worked as a consultant?",
+         ["Who was known by the stage name Aladin?", "What did #1 work as?"], 1),
+        # the last step gives what the question asks: kept
+        ("Who married the publisher of The North Star?", ["Who published The North Star?", "Who married #1?"], 2),
+        ("Where was the director of Sinister born?", ["Who directed Sinister?", "Where was #1 born?"], 2),
+        # the question's opening says nothing about the kind of answer: the last step
+        ("The arena where the Maineiacs played seats how many?", ["Where did the Maineiacs play?",
+                                                                 "How many does #1 seat?"], 2),
+    ],
+)  # fmt: skip
+def test_the_answer_is_the_step_that_gives_what_the_question_asks_for(
+    question: str, steps: list[str], kept: int
+) -> None:
+    plan = parse_plan(question, {"steps": steps, "operation": "answer", "over": [len(steps)]})
+    assert plan.steps == tuple(steps[:kept]) and plan.over == (kept,)
+    assert answer_kind("In what year did X die?") == "date" and answer_kind("How many people live in X?") == "quantity"
 
 
 def test_substitution_puts_earlier_answers_in_place_of_their_references() -> None:
@@ -214,6 +251,9 @@ def test_an_unparsable_comparison_falls_back_to_the_llm_and_says_so(graph_index_
     assert result.answer == "Alice Smith"
     final = events(result, "final")[0]
     assert not final["computed"] and final["llm"] and "unparsable" in final["reason"]
+    compose = next(c for c in llm.calls if "Facts found:" in str(c.prompts[0]))
+    schema = compose.params.json_schema or {}
+    assert schema["properties"]["answer"]["enum"] == ["Alice Smith", "Bob Jones"]  # an option, not a sentence
     assert "by the LLM" in result.explanation
 
 
