@@ -15,7 +15,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIAN
 LLAMA_VERSION    ?= 0.3.36
 LLAMA_WHEELS     ?= $(HOME)/.cache/sleuth/wheels/llama-cpu-variants
 
-.PHONY: demo test lint install redis
+.PHONY: demo test lint install redis chromium
 
 $(BIN)/sleuth: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,15 +40,23 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
-# The Celery tests start their own redis-server on a free port; install Debian's when it is missing
-# (they skip, saying so, where it cannot be installed).
-redis:
-	@command -v redis-server >/dev/null || (command -v apt-get >/dev/null && \
-		(apt-get install -y -qq redis-server >/dev/null 2>&1 || \
-		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq redis-server >/dev/null 2>&1))) || \
-		echo "redis-server is not installed: the Celery tests will skip"
+# $(call apt_install,PACKAGE,COMMAND,TESTS): Debian's PACKAGE when COMMAND is missing; where it cannot be
+# installed, a note that TESTS will skip (they skip, saying so).
+apt_install = command -v $(2) >/dev/null || (command -v apt-get >/dev/null && \
+	(apt-get install -y -qq $(1) >/dev/null 2>&1 || \
+	 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $(1) >/dev/null 2>&1))) || \
+	echo "$(2) is not installed: $(3) will skip"
 
-test: lint redis
+# The Celery tests start their own redis-server on a free port.
+redis:
+	@$(call apt_install,redis-server,redis-server,the Celery tests)
+
+# The web page's browser tests drive Debian's headless Chromium through Playwright (a dev extra), which
+# never downloads a browser of its own.
+chromium:
+	@$(call apt_install,chromium,chromium,the browser tests of the web page)
+
+test: lint redis chromium
 	$(BIN)/pytest
 
 # About 10 questions per benchmark set end to end with the CPU model (README, "Evaluation"); not part of `make test`.

@@ -1,4 +1,5 @@
-"""The FastAPI application: `create_app(settings)` wires the service context, routers, errors and metrics."""
+"""The FastAPI application: `create_app(settings)` wires the service context, routers, errors, metrics and the
+web page at `/`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import FastAPI
 from api.context import RuntimeFactory, ServiceContext
 from api.errors import install_error_handlers
 from api.metrics import Metrics, RequestMiddleware
-from api.routers import ask, health, indexes, jobs, search, uploads
+from api.routers import ask, health, indexes, jobs, search, uploads, web
 from api.settings import Settings
 from workers.runtime import WorkerRuntime
 
@@ -19,7 +20,7 @@ DESCRIPTION = """Multi-hop question answering over your own documents.
 Long work (answers on larger budgets, index builds, document updates) runs as jobs: the request returns
 202 with a job id; poll `GET /v1/jobs/{id}` or stream its trace from `GET /v1/jobs/{id}/events`.
 Authenticate with `Authorization: Bearer <API key>` (or `X-API-Key`). Every error has the shape
-`{"error": {"code", "message", "details"?}}`."""
+`{"error": {"code", "message", "details"?}}`. A web page for asking and checking answers is served at `/`."""
 
 
 def create_app(
@@ -42,7 +43,7 @@ def create_app(
     app.state.context = context
     app.state.metrics = Metrics(lambda: context.store)
     install_error_handlers(app)
-    for module in (ask, jobs, search, indexes, uploads, health):
+    for module in (ask, jobs, search, indexes, uploads, health, web):
         app.include_router(module.router)
     limits = settings.limits
     app.add_middleware(

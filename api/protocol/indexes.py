@@ -103,3 +103,19 @@ class UploadResponse(BaseModel):
     upload_id: str
     filename: str
     bytes: int
+
+
+class SentenceSpan(BaseModel):
+    start: int = Field(description="offset of the sentence's first character in the passage text")
+    end: int = Field(description="offset just past its last character")
+    supporting: bool = Field(description="the sentence that best supports the claim asked about")
+
+
+class PassageDetail(BaseModel):
+    """One passage of an index, split into sentences; with a claim, the sentence that supports it marked."""
+
+    passage_id: str
+    doc_id: str
+    title: str
+    text: str
+    sentences: list[SentenceSpan]

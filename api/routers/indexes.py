@@ -1,14 +1,17 @@
-"""/v1/indexes: build, list, inspect, delete, add documents."""
+"""/v1/indexes: build, list, inspect, delete, add documents, read a passage."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import ContextDep, PrincipalDep
 from api.errors import ERROR_RESPONSES
-from api.protocol.indexes import DocumentsAddRequest, IndexCreateRequest, IndexDetail, IndexList
+from api.protocol.indexes import DocumentsAddRequest, IndexCreateRequest, IndexDetail, IndexList, PassageDetail
 from api.protocol.jobs import JobAccepted
 from api.serving import indexes as serving
+from api.serving import passages
 
 router = APIRouter(prefix="/v1/indexes", tags=["indexes"], responses=ERROR_RESPONSES)
 
@@ -52,3 +55,19 @@ def add_documents(
     accepted = serving.add_documents(context, principal, name, request)
     response.headers["Location"] = accepted.links.self
     return accepted
+
+
+@router.get(
+    "/{name}/passages/{passage_id}",
+    response_model=PassageDetail,
+    summary="One passage: its text in sentences, the one supporting a claim marked",
+)
+async def get_passage(
+    name: str,
+    passage_id: Annotated[str, Path(max_length=128)],
+    context: ContextDep,
+    principal: PrincipalDep,
+    claim: Annotated[str, Query(max_length=2000, description="a claim the passage is cited for")] = "",
+    answer: Annotated[str, Query(max_length=500, description="the words the supporting sentence should hold")] = "",
+) -> PassageDetail:
+    return await passages.passage(context, principal, name, passage_id, claim, answer)
