@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.web_harness import KEYS, QUESTION, LiveServer, browser, web_service
+from tests.api.web_harness import KEYS, QUESTION, SLOW_WORD, LiveServer, browser, web_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TIMEOUT_MS = 20_000
@@ -71,9 +71,12 @@ def error_for(page: Any, field: str, form: str = "#ask-form") -> str:
 
 def test_a_questions_events_appear_in_order_then_the_answer_and_its_citations(page: Any) -> None:
     use_key(page, "tenant-a")
-    ask(page, QUESTION)
+    ask(page, f"{SLOW_WORD}: {QUESTION}")  # its plan takes SLOW_S seconds
+    page.wait_for_selector("#trace .event[data-stage='start']")
+    assert page.is_visible("#ask-cancel"), "the first event shows while the question runs"
+    assert page.query_selector("#trace .event[data-stage='plan']") is None
+    assert page.query_selector("#answer-text") is None
     page.wait_for_selector("#trace .event[data-stage='plan']")
-    assert page.is_visible("#ask-cancel"), "the plan shows while the question still runs"
     assert page.inner_text("#trace .event[data-stage='plan'] ol.plan").splitlines() == [
         "Which company did Alice Smith, born in Paris, found?",
         "Where is #1 based?",
@@ -167,7 +170,7 @@ def test_bad_input_shows_the_apis_message_next_to_the_field(page: Any) -> None:
 
 def test_cancel_stops_a_running_question(page: Any) -> None:
     use_key(page, "tenant-a")
-    ask(page, f"Slowly: {QUESTION}")
+    ask(page, f"{SLOW_WORD}: {QUESTION}")
     page.wait_for_selector("#trace .event[data-stage='start']")
     page.click("#ask-cancel")
     page.wait_for_selector("#ask-status >> text=Cancelled.")

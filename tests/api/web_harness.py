@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 
 from api.app import create_app
+from api.context import RuntimeFactory
 from reasoning.llm.protocol import Completion, GenerationParams, Prompt, prompt_text
 from reasoning.llm.scripted import ScriptedLLM
-from tests.conftest import DOCS, NAMES, write_jsonl
+from tests.conftest import DOCS, write_jsonl
 from tests.fakes import GazetteerExtractor
 from tests.reasoning.scripts import COMPOSE, DEFAULT_RULES, HOP, HOP_PLAN, hop_answers, hop_plan, reply
-from tests.workers.harness import KEYS, NAMES_PLUS, LiveServer, _test_embedder, build_test_index, settings
+from tests.workers.harness import KEYS, NAMES_PLUS, LiveServer, build_test_index, fake_models, settings
 from workers.config import WorkerConfig
 from workers.runtime import WorkerRuntime
 
@@ -41,7 +42,7 @@ RULES = [
     (HOP, hop_answers({FIRST_STEP: "Acme Corporation", "Where is Acme Corporation based?": "Berlin"})),
     *DEFAULT_RULES,
 ]
-__all__ = ["CHROMIUM", "INDEXES", "KEYS", "NAMES", "QUESTION", "PacedLLM", "browser", "web_service"]
+__all__ = ["CHROMIUM", "INDEXES", "KEYS", "QUESTION", "SLOW_WORD", "LiveServer", "PacedLLM", "browser", "web_service"]
 
 
 class PacedLLM(ScriptedLLM):
@@ -58,14 +59,12 @@ class PacedLLM(ScriptedLLM):
         return super().generate(prompts, params)
 
 
-def paced_runtime(delay_s: float) -> Any:
+def paced_runtime(delay_s: float) -> RuntimeFactory:
+    """The test runtime (tests.workers.harness.fake_models) with the PacedLLM."""
+
     def factory(config: WorkerConfig) -> WorkerRuntime:
-        return WorkerRuntime(
-            config,
-            backend=PacedLLM(delay_s),
-            embedder_factory=_test_embedder,
-            extractor_factory=lambda: GazetteerExtractor(NAMES_PLUS),
-        )
+        models = fake_models() | {"backend": PacedLLM(delay_s)}
+        return WorkerRuntime(config, **models, extractor_factory=lambda: GazetteerExtractor(NAMES_PLUS))
 
     return factory
 
