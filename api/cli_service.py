@@ -58,7 +58,7 @@ def run_serve(args: argparse.Namespace) -> int:
         overrides["warm_up"] = False
     settings = Settings.from_env(**overrides)
     mode = "embedded (jobs run in this process)" if settings.worker.embedded else "Celery workers via Redis"
-    print(f"sleuth serve on http://{settings.host}:{settings.port} ({mode}); API docs at /docs")
+    print(f"sleuth serve on http://{settings.host}:{settings.port} ({mode}); the web page at /, API docs at /docs")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
