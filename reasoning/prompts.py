@@ -266,8 +266,9 @@ def plan_prompt(question: str) -> list[ChatMessage]:
 
 HOP_SYSTEM = """You answer one simple question from a few numbered passages.
 The answer is a short span copied from the passages: a name, a date (as written, with day, month and year \
-when given), a number or a short phrase; yes or no for a yes/no question. If the passages do not answer the \
-question, the answer is "unknown". Reply with one JSON object only.
+when given), a number or a short phrase; yes or no for a yes/no question. Give what is asked as precisely as \
+the passages say it: for "where", the city or town when they name one, not only the country. If the passages \
+do not answer the question, the answer is "unknown". Reply with one JSON object only.
 
 Example:
 Passages:
