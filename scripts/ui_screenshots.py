@@ -54,16 +54,18 @@ BENCH_KEY_ID = "tenant-a"
 SAMPLE = REPO / "retrieval" / "samples" / "hotpotqa_sample.jsonl"  # what `make demo` indexes
 REAL_INDEX = "hotpotqa-sample"
 REAL_KEY_ID = "readme-screenshots"
-# Sinister (film) names its director; Scott Derrickson's paragraph gives his place of birth.
-REAL_QUESTION = "What is the place of birth of the director of the film Sinister?"
+# Sinister (film) names its director; Scott Derrickson's paragraph gives his date of birth (not his place of
+# birth: asked for that, the reader took where he lives for where he was born).
+REAL_QUESTION = "When was the director of the film Sinister born?"
 REAL_BUDGET = "fast"
 READY_S = 900  # the first start joins and verifies the CPU model's GGUF file before loading it
 
 
 def commit() -> str:
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "api/web"], cwd=REPO, capture_output=True, text=True)
-    return done.stdout.strip() + (" (api/web modified)" if dirty.stdout.strip() else "")
+    paths = ["api/web", "scripts/ui_screenshots.py"]
+    dirty = subprocess.run(["git", "status", "--porcelain", *paths], cwd=REPO, capture_output=True, text=True)
+    return done.stdout.strip() + (" (the page or this script modified)" if dirty.stdout.strip() else "")
 
 
 def shoot(
