@@ -101,6 +101,9 @@ def parse_plan(question: str, reply: dict[str, Any] | None) -> Plan:
     if operation == "answer":  # the answer is the last lookup's: a plan does not look up past its answer
         if over and over[-1] != len(steps):
             notes.append(f"answer of step {over[-1]} named: the last step's answer")
+        steps, chained = _chain_unused(steps)
+        if chained:
+            notes.append(f"steps {chained} named what an earlier step asked about instead of using its answer: #k")
         asked = _answer_step(question, steps)
         if asked < len(steps):
             notes.append(f"the question asks for a {answer_kind(question)}: step {asked}'s answer, later steps dropped")
@@ -179,6 +182,47 @@ def _answer_step(question: str, steps: list[str]) -> int:
         return len(steps)
     same_kind = [number for number, text in enumerate(steps, start=1) if answer_kind(text) == kind]
     return same_kind[-1] if same_kind else len(steps)
+
+
+_TOKEN = re.compile(r"'s\b|[\w.-]+")
+
+
+def _shared_phrase(later: str, earlier: str) -> str | None:
+    """The longest run of words `later` repeats from `earlier` that holds a capitalised name (the opening
+    question word of each left out), as `later` writes it; None when they share none."""
+    a = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(later)][1:]
+    b = [m.group(0) for m in _TOKEN.finditer(earlier)][1:]
+    best: tuple[int, int] | None = None  # (first, last) token of `a`
+    for i in range(len(a)):
+        for j in range(len(b)):
+            n = 0
+            while i + n < len(a) and j + n < len(b) and a[i + n][0] == b[j + n]:
+                n += 1
+            while n and a[i + n - 1][0] == "'s":
+                n -= 1
+            if n and any(w[0].isupper() for w, _, _ in a[i : i + n]) and (best is None or n > best[1] - best[0] + 1):
+                best = (i, i + n - 1)
+    return None if best is None else later[a[best[0]][1] : a[best[1]][2]]
+
+
+def _chain_unused(steps: list[str]) -> tuple[list[str], list[int]]:
+    """A step that uses no earlier answer but names what an earlier, unused step asked about ("Who played
+    Susie in Miracle on 34th Street?", then "Who is Susie's sister?") asks about that step's answer: the
+    name becomes #k. In a plan whose answer is its last step, an answer nothing uses is a chain left
+    broken. Not after "of" ("Who directed Jaws?", "Where was the director of Jaws born?"): the relation
+    around the name may be the earlier step's own, and is left as the planner wrote it."""
+    fixed, chained = list(steps), []
+    for j in range(1, len(fixed)):
+        if _REF.search(fixed[j]):
+            continue
+        used = {int(k) for text in fixed for k in _REF.findall(text)}
+        for k in range(j, 0, -1):  # the earlier steps, nearest first (k is 1-based)
+            shared = None if k in used else _shared_phrase(fixed[j], fixed[k - 1])
+            if shared is not None and not re.search(rf"\bof\s+{re.escape(shared)}", fixed[j]):
+                fixed[j] = fixed[j].replace(shared, f"#{k}", 1)
+                chained.append(j + 1)
+                break
+    return fixed, chained
 
 
 def _steps_of_options(steps: list[str], options: tuple[str, ...]) -> tuple[int, ...] | None:

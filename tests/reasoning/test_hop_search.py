@@ -153,6 +153,26 @@ def test_the_answer_is_the_step_that_gives_what_the_question_asks_for(
     assert answer_kind("In what year did X die?") == "date" and answer_kind("How many people live in X?") == "quantity"
 
 
+@pytest.mark.parametrize(
+    ("steps", "chained"),
+    [
+        (["Who played Susie in Miracle on 34th Street?", "Who is Susie's sister?"], "Who is #1's sister?"),
+        (["Who was Anna Benson's husband?", "Which team did Anna Benson's husband play for?"],
+         "Which team did #1 play for?"),
+        # after "of" the relation may be the earlier step's own: left as written
+        (["Who directed Jaws?", "Where was the director of Jaws born?"], "Where was the director of Jaws born?"),
+        # no name in common, or the chain is already there: unchanged
+        (["Where did the Maineiacs play?", "How many people can the arena seat?"],
+         "How many people can the arena seat?"),
+        (["Who directed Jaws?", "Where was #1 born?"], "Where was #1 born?"),
+    ],
+)  # fmt: skip
+def test_a_step_naming_what_an_unused_earlier_step_asked_about_uses_its_answer(steps: list[str], chained: str) -> None:
+    plan = parse_plan("What is it?", {"steps": steps, "operation": "answer", "over": [2]})
+    assert plan.steps == (steps[0], chained)
+    assert ("#k" in plan.note) == (chained != steps[1])
+
+
 def test_substitution_puts_earlier_answers_in_place_of_their_references() -> None:
     assert substitute("Where was #1 born?", {1: "Scott Derrickson"}) == "Where was Scott Derrickson born?"
     assert substitute("Is #1 older than #2?", {1: "A"}) == "Is A older than #2?"
