@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import shutil
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
@@ -26,7 +28,7 @@ from api.progress_bars import TerminalProgress
 from evaluation.corpus import prepare_corpus
 from evaluation.datasets import DATASETS, Question, load_benchmark
 from evaluation.run_file import RunFile, ScoredRecord
-from evaluation.run_settings import check_run_settings, run_settings
+from evaluation.run_settings import check_run_settings, code_commit, run_settings
 from evaluation.runner import Answerer, RunPlan, plan_runs, run_benchmark
 from evaluation.summary import SCORES_JSONL, SUMMARY_MD, write_reports
 from reasoning.budget import CRITIC_KINDS
@@ -144,7 +146,13 @@ def run_eval(args: argparse.Namespace) -> int:
     if not questions:
         raise ConfigError(f"no questions in {args.questions}")
     ensure_index(args, questions)
-    check_run_settings(args.out, settings_of(args, overrides, allocated, settings), has_answers(args.out))
+    made_by = {
+        "command": shlex.join(["sleuth", *sys.argv[1:]]),
+        "commit": code_commit(),
+        "dataset": args.dataset,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    check_run_settings(args.out, settings_of(args, overrides, allocated, settings), has_answers(args.out), made_by)
     plan = RunPlan(
         dataset=args.dataset,
         index=args.index,

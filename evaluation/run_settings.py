@@ -8,13 +8,16 @@ LLM, the seed, the budget overrides, the trained critic that may apply, each set
 budget each `tokens-N` label stands for) and refuses a later run whose settings differ, naming what differs.
 Per-set and per-label entries (indexes, allocations) are compared where both runs have them and added
 otherwise, so that one folder can hold every set. A folder from before this file (answers, no run.json) is
-resumed and its settings recorded from then on, with a warning.
+resumed and its settings recorded from then on, with a warning. Each run also adds what made it to `runs`
+(its command, the commit of the code it ran, the set, when), not compared: a folder says which commits its
+answers came from.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,23 @@ log = logging.getLogger(__name__)
 
 RUN_SETTINGS = "run.json"
 PER_KEY = ("indexes", "allocations")  # maps compared key by key and merged
+RUNS = "runs"  # what made each run of the folder: listed, never compared
+CODE_ROOT = Path(__file__).resolve().parents[1]
+CODE_PACKAGES = ("retrieval", "kg", "reasoning", "evaluation", "api", "workers")
+
+
+def code_commit(root: Path = CODE_ROOT) -> str:
+    """The commit of the code this process runs (the tree this package is in, not the working directory's),
+    marked where its packages have uncommitted changes; "unknown" outside a git checkout."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout
+
+    try:
+        head, dirty = git("rev-parse", "HEAD").strip(), git("status", "--porcelain", "--", *CODE_PACKAGES).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" (with uncommitted changes)" if dirty else "")
 
 
 def index_identity(index: Path) -> dict[str, Any]:
@@ -75,7 +95,7 @@ def run_settings(
 def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """`name: recorded -> current` for each setting that differs (per-key maps: on the keys both have)."""
     out = []
-    for name in sorted(set(recorded) | set(current)):
+    for name in sorted((set(recorded) | set(current)) - {RUNS}):
         old, new = recorded.get(name), current.get(name)
         if name in PER_KEY:
             old, new = old or {}, new or {}
@@ -85,9 +105,12 @@ def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     return out
 
 
-def check_run_settings(out: Path, current: dict[str, Any], has_answers: bool) -> None:
-    """Record `current` in `out/run.json`, after checking that it matches what is recorded there; a
-    mismatch raises ConfigError naming each difference and leaves the folder as it was."""
+def check_run_settings(
+    out: Path, current: dict[str, Any], has_answers: bool, made_by: dict[str, Any] | None = None
+) -> None:
+    """Record `current` in `out/run.json`, after checking that it matches what is recorded there, and add
+    `made_by` (this run's command, commit, ...) to its `runs`; a mismatch raises ConfigError naming each
+    difference and leaves the folder as it was."""
     path = out / RUN_SETTINGS
     recorded: dict[str, Any] = {}
     if path.exists():
@@ -103,5 +126,6 @@ def check_run_settings(out: Path, current: dict[str, Any], has_answers: bool) ->
     elif has_answers:
         log.warning("%s has answers but no %s: resuming, recording this run's settings from now on", out, RUN_SETTINGS)
     merged = current | {name: (recorded.get(name) or {}) | current[name] for name in PER_KEY}
+    merged[RUNS] = list(recorded.get(RUNS) or []) + ([made_by] if made_by is not None else [])
     if merged != recorded:
         write_text_atomically(path, json.dumps(merged, indent=1, sort_keys=True) + "\n")

@@ -30,6 +30,7 @@ from typing import Any
 from evaluation.corpus import prepare_corpus
 from evaluation.datasets import Question, load_questions
 from evaluation.retrieval_metrics import recall_at_k
+from evaluation.run_settings import code_commit
 from kg.graph import RELATION, KnowledgeGraph
 from kg.graph_search import GraphIndex, GraphSearcher
 from kg.ner import SpacyEntityExtractor
@@ -76,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.out / "summary.md").write_text(render(summary), encoding="utf-8")
     run = {
         "command": "python -m evaluation.benchmarks.openie_recall " + shlex.join(argv or sys.argv[1:]),
-        "commit": _commit(),
+        "commit": code_commit(),
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
@@ -207,17 +208,6 @@ def _build(command: list[str], out: Path, rebuild: bool) -> dict[str, Any]:
         "stages": {name: stage["seconds"] for name, stage in stages.items()},
         "graph": {"counts": data["graph"]["counts"], "llm_relations": data["graph"]["llm_relations"]},
     }
-
-
-def _commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "kg", "api", "evaluation"], capture_output=True, text=True
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head.strip() + (" (with uncommitted changes)" if dirty.strip() else "")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from evaluation.run_settings import RUN_SETTINGS, check_run_settings, differences
+from evaluation.run_settings import RUN_SETTINGS, check_run_settings, code_commit, differences
 from retrieval.errors import ConfigError, InputDataError
 
 pytestmark = pytest.mark.unit
@@ -55,3 +55,17 @@ def test_an_unreadable_settings_file_is_named(tmp_path: Path) -> None:
     (tmp_path / RUN_SETTINGS).write_text("{not json", encoding="utf-8")
     with pytest.raises(InputDataError, match="unreadable run settings"):
         check_run_settings(tmp_path, settings(), has_answers=True)
+
+
+def test_each_run_adds_what_made_it_and_is_never_compared(tmp_path: Path) -> None:
+    first = {"command": "sleuth eval --dataset hotpotqa", "commit": "a" * 40, "dataset": "hotpotqa"}
+    second = first | {"commit": "b" * 40}  # a later commit resuming the folder: recorded, not refused
+    check_run_settings(tmp_path, settings(), has_answers=False, made_by=first)
+    check_run_settings(tmp_path, settings(), has_answers=True, made_by=second)
+    assert json.loads((tmp_path / RUN_SETTINGS).read_text(encoding="utf-8"))["runs"] == [first, second]
+
+
+def test_the_code_commit_is_the_checkout_this_package_runs_from(tmp_path: Path) -> None:
+    commit = code_commit()
+    assert commit == "unknown" or len(commit.split(" ")[0]) == 40
+    assert code_commit(tmp_path) == "unknown"  # not a git checkout
