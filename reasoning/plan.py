@@ -130,9 +130,13 @@ def parse_plan(question: str, reply: dict[str, Any] | None) -> Plan:
                 notes.append(f"the question asks for the {stated}: {operation} corrected")
                 operation = stated
     elif operation in EQUALITY_OPS:
-        if operation == "same" and len(over) >= 2 and all(_YES_NO_STEP.match(steps[k - 1]) for k in over):
+        yes_no = len(over) >= 2 and all(_YES_NO_STEP.match(steps[k - 1]) for k in over)
+        if operation == "same" and yes_no:
             notes.append("same over yes/no steps: all (is every answer yes?)")
             operation = "all"
+        elif operation == "all" and not yes_no and (said := _SAME_OR_DIFFERENT.search(question)):
+            operation = "same" if said.group(1).lower() == "same" else "different"
+            notes.append(f"all over steps that are not yes/no, and the question asks whether they are {operation}")
         if len(over) < 2:
             over = _last_independent(steps)
             notes.append(f"{operation} over fewer than two steps: over {list(over)}")
@@ -158,6 +162,7 @@ def stated_direction(question: str) -> str | None:
     return "earliest" if earlier else "latest"
 
 
+_SAME_OR_DIFFERENT = re.compile(r"\b(same|different)\b", re.I)
 _YES_NO_STEP = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would)\b", re.I)
 _ANSWER_KINDS = (
     ("person", re.compile(r"^(who|whom|whose)\b", re.I)),

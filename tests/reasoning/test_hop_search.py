@@ -129,6 +129,9 @@ def test_same_over_yes_no_steps_asks_whether_every_answer_is_yes() -> None:
     assert plan.operation == "all" and plan.over == (1, 2) and "all" in plan.note
     reply_ = {"steps": ["Which country is Oro in?", "Which country is Mira in?"], "operation": "same", "over": [1, 2]}
     assert parse_plan("Are Oro and Mira in the same country?", reply_).operation == "same"
+    # "all" over steps that look a value up, where the question asks "the same": same
+    plan = parse_plan("Are Oro and Mira both in the same country?", reply_ | {"operation": "all"})
+    assert plan.operation == "same" and "not yes/no" in plan.note
 
 
 @pytest.mark.parametrize(
