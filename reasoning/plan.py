@@ -180,10 +180,12 @@ def answer_kind(question: str) -> str | None:
 
 def _answer_step(question: str, steps: list[str]) -> int:
     """The step whose answer answers the question: the last step, unless the question's opening asks for a
-    kind of answer (who, when, where, how many) that the last step does not give and an earlier step does
-    ("Who was known as Aladin and helped ...?": the "Who ...?" step, not a later step about that person)."""
+    kind of answer (who, when, where, how many), the last step asks for no such kind and an earlier step
+    asks for the question's ("Who was known as Aladin and helped ...?": the "Who ...?" step, not a later
+    "What did #1 ...?"). A last step that asks for another kind ("Where did #1 work?" for "Who is the
+    employer of ...?") is the planner's reading of the question, and stays."""
     kind = answer_kind(question)
-    if kind is None or answer_kind(steps[-1]) == kind:
+    if kind is None or answer_kind(steps[-1]) is not None:
         return len(steps)
     same_kind = [number for number, text in enumerate(steps, start=1) if answer_kind(text) == kind]
     return same_kind[-1] if same_kind else len(steps)

@@ -143,6 +143,9 @@ def test_same_over_yes_no_steps_asks_whether_every_answer_is_yes() -> None:
         # the last step gives what the question asks: kept
         ("Who married the publisher of The North Star?", ["Who published The North Star?", "Who married #1?"], 2),
         ("Where was the director of Sinister born?", ["Who directed Sinister?", "Where was #1 born?"], 2),
+        # a last step asking for another kind of answer is the planner's reading of the question: kept
+        ("Who is the employer of the person Mach's principle was named after?",
+         ["Who was Mach's principle named after?", "Where did #1 work?"], 2),
         # the question's opening says nothing about the kind of answer: the last step
         ("The arena where the Maineiacs played seats how many?", ["Where did the Maineiacs play?",
                                                                  "How many does #1 seat?"], 2),
