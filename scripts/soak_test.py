@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         service.stop()
     text = json.dumps(report, indent=1)
-    print(text)
+    sys.stdout.write(text + "\n")  # the report is the command's output
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n", encoding="utf-8")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -47,6 +48,7 @@ from reasoning.llm.model_files import MODELS  # noqa: E402
 from tests.api.web_harness import CHROMIUM, QUESTION, browser, web_service  # noqa: E402
 from tests.workers.harness import KEYS, free_port  # noqa: E402
 
+log = logging.getLogger("ui_screenshots")
 VIEWPORT = {"width": 1360, "height": 900}
 BENCH_INDEX = "a-docs"
 BENCH_KEY_ID = "tenant-a"
@@ -98,7 +100,7 @@ def shoot(
         "#trace .event[data-stage='beam'], #answer-text", timeout=step_timeout_s * 1000, state="attached"
     )
     if page.query_selector("#answer-text") is not None:
-        print("warning: the answer came before a step was answered; ask-running.png shows it", file=sys.stderr)
+        log.warning("warning: the answer came before a step was answered; ask-running.png shows it")
     page.screenshot(path=str(out / "ask-running.png"), full_page=True)
     page.wait_for_selector("#answer-text", timeout=answer_timeout_s * 1000)
     seconds = time.monotonic() - started
@@ -109,7 +111,7 @@ def shoot(
         with contextlib.suppress(Exception):  # a passage whose supporting sentence was not found has no mark
             page.wait_for_selector("#passage-text mark.support", timeout=5_000)
     else:
-        print("warning: the answer has no citation [1] to open", file=sys.stderr)
+        log.warning("warning: the answer has no citation [1] to open")
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(out / "answer.png"), full_page=True)
     return job_id, seconds
@@ -154,7 +156,7 @@ def sample_index(index_root: Path) -> tuple[Path, float | None]:
         return directory, None
     index_root.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "api.cli", "index", "build", "--input", str(SAMPLE), "--out", str(directory)]
-    print(f"building the sample index into {directory} ...", flush=True)
+    log.info(f"building the sample index into {directory} ...")
     started = time.monotonic()
     subprocess.run([*command, "--overwrite"], cwd=REPO, check=True)
     return directory, time.monotonic() - started
@@ -191,7 +193,7 @@ def real_service(root: Path, key: str, log_path: Path) -> Iterator[tuple[str, di
 
 
 def wait_ready(url: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
-    print(f"starting sleuth serve on {url} (loading the models) ...", flush=True)
+    log.info(f"starting sleuth serve on {url} (loading the models) ...")
     deadline = time.monotonic() + READY_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -232,7 +234,7 @@ def real(args: argparse.Namespace) -> dict[str, Any]:
         index = httpx.get(f"{url}/v1/indexes/{REAL_INDEX}", headers=headers, timeout=30).json()
         page = chromium.new_page(viewport=VIEWPORT)
         page.goto(url + "/")
-        print(f"asking {REAL_QUESTION!r} at {REAL_BUDGET} (one to three minutes of CPU) ...", flush=True)
+        log.info(f"asking {REAL_QUESTION!r} at {REAL_BUDGET} (one to three minutes of CPU) ...")
         job_id, seconds = shoot(
             page,
             args.out,
@@ -247,7 +249,7 @@ def real(args: argparse.Namespace) -> dict[str, Any]:
         version = chromium.version
     manifest = index["manifest"]
     result = job.get("result") or {}
-    print(f"answer: {result.get('answer')!r} in {seconds:.1f} s ({result.get('cost')})")
+    log.info(f"answer: {result.get('answer')!r} in {seconds:.1f} s ({result.get('cost')})")
     return {
         "question_seconds": round(seconds, 1),
         "settings": {
@@ -294,6 +296,7 @@ def browser_line(version: str) -> str:
 
 
 def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--real", action="store_true", help="the real service, models and sample index (README)")
     parser.add_argument("--out", type=Path, default=REPO / "results" / "ui")
@@ -304,7 +307,7 @@ def main() -> int:
     parser.add_argument("--answer-timeout", type=float, default=900, help="seconds the real answer may take")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
-        print(f"Chromium is not installed at {CHROMIUM}: `make chromium` installs Debian's", file=sys.stderr)
+        log.warning(f"Chromium is not installed at {CHROMIUM}: `make chromium` installs Debian's")
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -318,7 +321,7 @@ def main() -> int:
         **made,
     }
     (args.out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out / 'ask-running.png'}, {args.out / 'answer.png'} and run.json")
+    log.info(f"wrote {args.out / 'ask-running.png'}, {args.out / 'answer.png'} and run.json")
     return 0
 
 
