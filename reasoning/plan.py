@@ -16,7 +16,7 @@ from typing import Any, Literal, cast, get_args
 from reasoning.operations import COMPARE_OPS, EQUALITY_OPS
 from reasoning.prompts import FINAL_OPERATIONS, PLAN, plan_prompt
 from reasoning.structured import JsonCaller
-from reasoning.text import content_words, normalize_answer
+from reasoning.text import content_words, expected_answer_type, normalize_answer
 
 FinalOperation = Literal["answer", "earliest", "latest", "largest", "smallest", "same", "different", "all", "compose"]
 assert get_args(FinalOperation) == FINAL_OPERATIONS
@@ -130,7 +130,7 @@ def parse_plan(question: str, reply: dict[str, Any] | None) -> Plan:
                 notes.append(f"the question asks for the {stated}: {operation} corrected")
                 operation = stated
     elif operation in EQUALITY_OPS:
-        yes_no = len(over) >= 2 and all(_YES_NO_STEP.match(steps[k - 1]) for k in over)
+        yes_no = len(over) >= 2 and all(expected_answer_type(steps[k - 1]) == "yes/no" for k in over)
         if operation == "same" and yes_no:
             notes.append("same over yes/no steps: all (is every answer yes?)")
             operation = "all"
@@ -163,7 +163,6 @@ def stated_direction(question: str) -> str | None:
 
 
 _SAME_OR_DIFFERENT = re.compile(r"\b(same|different)\b", re.I)
-_YES_NO_STEP = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would)\b", re.I)
 _ANSWER_KINDS = (
     ("person", re.compile(r"^(who|whom|whose)\b", re.I)),
     ("date", re.compile(r"^(when|(in |during )?(what|which) (year|date|month|decade|century))\b", re.I)),
